@@ -1,0 +1,110 @@
+// Every error the engine raises or routes to a dead-letter output: one code list, one class.
+// Codes are part of the public contract (DLQ `reason`, CLI messages, README "Error codes" table).
+
+export const ERROR_CODES = [
+  // input records (ticks, bars, corporate actions, CSV rows, Kafka messages)
+  'missing_field',
+  'wrong_type',
+  'not_finite',
+  'non_positive_price',
+  'negative_size',
+  'bad_time',
+  'bad_symbol',
+  'duplicate_sequence',
+  'late',
+  'crossed_quote',
+  'bad_json',
+  'bad_encoding',
+  'too_large',
+  'tombstone',
+  'bad_schema',
+  'unknown_action',
+  'malformed_row',
+  // configuration and command line
+  'config_invalid',
+  'bad_argument',
+  'io_error',
+  // models
+  'model_invalid',
+  'model_mismatch',
+  'model_unsupported',
+  'model_error',
+  // services
+  'sink_unavailable',
+  'source_unavailable',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Codes whose failure may pass on retry (a service that is down); everything else is final. */
+const RETRIABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'sink_unavailable',
+  'source_unavailable',
+  'io_error',
+]);
+
+const MAX_VALUE_CHARS = 200;
+
+export interface MlfpErrorOptions {
+  field?: string;
+  value?: unknown;
+  cause?: unknown;
+  retriable?: boolean;
+}
+
+/** The engine's one error type: a code, the field and (truncated) value at fault, and whether a retry may help. */
+export class MlfpError extends Error {
+  override readonly name = 'MlfpError';
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly field: string | undefined;
+  readonly value: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: MlfpErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retriable = options.retriable ?? RETRIABLE.has(code);
+    this.field = options.field;
+    this.value = options.value === undefined ? undefined : describeValue(options.value);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      field: this.field,
+      value: this.value,
+      retriable: this.retriable,
+    };
+  }
+}
+
+/** A short printable rendering of any value, for messages and DLQ records (never longer than 200 chars). */
+export function describeValue(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = JSON.stringify(value);
+  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    text = String(value);
+  else if (value === null) text = 'null';
+  else if (value === undefined) text = 'undefined';
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = Object.prototype.toString.call(value);
+    }
+  }
+  return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
+}
+
+export function isMlfpError(error: unknown): error is MlfpError {
+  return error instanceof MlfpError;
+}
+
+/** Wraps anything thrown into an MlfpError, keeping the original as `cause`. */
+export function toMlfpError(error: unknown, fallback: ErrorCode = 'internal'): MlfpError {
+  if (error instanceof MlfpError) return error;
+  const message = error instanceof Error ? error.message : describeValue(error);
+  return new MlfpError(fallback, message, { cause: error });
+}

@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'malformed_row',
   // configuration and command line
   'config_invalid',
+  'snapshot_invalid',
   'bad_argument',
   'io_error',
   // models

@@ -103,7 +103,18 @@ export function naiveSessionDay(
   };
 }
 
+const foundLocal = new Map<string, number>();
+
 function findLocal(nearMs: number, date: string, minutes: number, session: NaiveSession): number {
+  const key = `${session.timezone} ${date} ${minutes}`;
+  const known = foundLocal.get(key);
+  if (known !== undefined) return known;
+  const found = searchLocal(nearMs, date, minutes, session);
+  foundLocal.set(key, found);
+  return found;
+}
+
+function searchLocal(nearMs: number, date: string, minutes: number, session: NaiveSession): number {
   // first instant (on the 5-minute grid, within ±30h) whose local date/time reaches `date` + minutes
   const from = Math.floor(nearMs / FIVE_MINUTES_MS) * FIVE_MINUTES_MS - 30 * HOUR_MS;
   for (let instant = from; instant < from + 60 * HOUR_MS; instant += FIVE_MINUTES_MS) {
@@ -114,7 +125,19 @@ function findLocal(nearMs: number, date: string, minutes: number, session: Naive
   throw new Error('naive session search failed');
 }
 
+const partsCache = new Map<string, { date: string; hour: number; minute: number }>();
+
 function localParts(instantMs: number, timezone: string): { date: string; hour: number; minute: number } {
+  const key = `${timezone} ${instantMs}`;
+  const known = partsCache.get(key);
+  if (known !== undefined) return known;
+  const parts = formatLocal(instantMs, timezone);
+  if (partsCache.size > 1_000_000) partsCache.clear();
+  partsCache.set(key, parts);
+  return parts;
+}
+
+function formatLocal(instantMs: number, timezone: string): { date: string; hour: number; minute: number } {
   const text = new Date(instantMs).toLocaleString('sv-SE', { timeZone: timezone, hourCycle: 'h23' });
   // sv-SE prints "2024-03-10 09:30:00"
   const [date, time] = text.split(' ');

@@ -67,7 +67,7 @@ export class SessionCalendar {
    */
   locate(barStartMs: number): boolean {
     if (this.format === undefined) {
-      this.dayStartMs = barStartMs - (barStartMs % DAY_MS);
+      this.dayStartMs = Math.floor(barStartMs / DAY_MS) * DAY_MS;
       this.dayEndMs = this.dayStartMs + DAY_MS;
       return true;
     }

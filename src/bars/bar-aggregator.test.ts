@@ -656,6 +656,10 @@ describe('BarAggregator options, limits and snapshots', () => {
       }),
     ],
     [
+      'open bar behind the watermark',
+      (s: Record<string, unknown>) => ({ ...s, maxEventTimeMs: T + HOUR, watermarkMs: T + HOUR - 2000 }),
+    ],
+    [
       '5m bar in the wrong parity slot',
       (s: Record<string, unknown>) => {
         const symbols = structuredClone(s.symbols) as Array<{ slots: unknown[] }>;

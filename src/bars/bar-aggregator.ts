@@ -538,6 +538,10 @@ export class BarAggregator {
         const at = index * SYMBOL_STRIDE + slot * ACCUMULATOR_FIELDS;
         const problem = checkAccumulator(values, slot);
         if (problem !== undefined) return fail(`${symbol} ${SLOT_NAMES[slot]}: ${problem}`);
+        // an open bar always ends after the watermark (reaching it closes the bar)
+        const closeAt = slot === 3 ? dailyCloseAt((values as number[])[END]!) : (values as number[])[END]!;
+        if (slot <= 3 && !(closeAt > watermark))
+          return fail(`${symbol} ${SLOT_NAMES[slot]}: open bar ends at or before the watermark`);
         state.set(values as number[], at);
       }
       symbols.push(symbol);

@@ -364,6 +364,27 @@ describe('BarAggregator with a session', () => {
     expectMatchesNaive(bars, ticks, session);
   });
 
+  it('builds 23- and 25-hour daily bars for local-midnight sessions on the DST switch days', () => {
+    const midnight = { timezone: 'America/New_York', open: '00:00', close: '24:00' };
+    const ticks = [
+      tick('BTC', '2024-03-10T04:59:00Z', 1, 1), // 23:59 EST on 03-09
+      tick('BTC', '2024-03-10T05:00:00Z', 2, 1), // 00:00 EST on 03-10
+      tick('BTC', '2024-03-11T03:59:00Z', 3, 1), // 23:59 EDT on 03-10
+      tick('BTC', '2024-11-03T04:00:00Z', 4, 1), // 00:00 EDT on 11-03
+      tick('BTC', '2024-11-04T04:59:00Z', 5, 1), // 23:59 EST on 11-03
+    ];
+    const { bars } = run(ticks, { session: midnight });
+    const daily = bars.filter((bar) => bar.timeframe === '1d');
+    expect(
+      daily.map((bar) => [new Date(bar.ts).toISOString(), (bar.end - bar.ts) / HOUR, bar.volume]),
+    ).toStrictEqual([
+      ['2024-03-09T05:00:00.000Z', 24, 1],
+      ['2024-03-10T05:00:00.000Z', 23, 2],
+      ['2024-11-03T04:00:00.000Z', 25, 2],
+    ]);
+    expectMatchesNaive(bars, ticks, midnight);
+  });
+
   it('closes the daily bar at the session close, after the 16:00 5m and 1h bars', () => {
     const aggregator = new BarAggregator({ session });
     const out: Bar[] = [];

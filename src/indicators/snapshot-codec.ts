@@ -71,6 +71,12 @@ export class SnapshotReader {
     return value;
   }
 
+  boolean(field: string): boolean {
+    const value = this.record[field];
+    if (typeof value !== 'boolean') this.fail(field, 'not a boolean');
+    return value;
+  }
+
   choice<T extends string>(field: string, allowed: readonly T[]): T {
     const value = this.record[field];
     if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value))

@@ -342,6 +342,46 @@ describe('FeatureSet', () => {
     }
   });
 
+  it('refuses a bad bar with the matching MlfpError code and leaves its state untouched', () => {
+    const features = new FeatureSet({ periodsPerYear: 252 });
+    run(features, golden.bars.slice(0, 60));
+    const before = JSON.stringify(features.snapshot());
+    const out = new Float64Array(FEATURE_COUNT);
+    const cases: [number[], string, string][] = [
+      [[Number.NaN, 2, 1, 1.5, 10], 'not_finite', 'open'],
+      [[1, Number.POSITIVE_INFINITY, 1, 1.5, 10], 'not_finite', 'high'],
+      [[1, 2, 0, 1.5, 10], 'non_positive_price', 'low'],
+      [[1, 2, 1, -1.5, 10], 'non_positive_price', 'close'],
+      [[1, 2, 1, 1.5, -10], 'negative_size', 'volume'],
+      [[1, 2, 1, 1.5, Number.NaN], 'not_finite', 'volume'],
+    ];
+    for (const [[open, high, low, close, volume], code, field] of cases)
+      for (const feed of [features.update, features.replaceLast]) {
+        let thrown: unknown;
+        try {
+          feed.call(
+            features,
+            open as number,
+            high as number,
+            low as number,
+            close as number,
+            volume as number,
+            out,
+          );
+        } catch (error) {
+          thrown = error;
+        }
+        expect(
+          isMlfpError(thrown) && thrown.code === code && thrown.field === field,
+          `${code} ${field}`,
+        ).toBe(true);
+        expect(JSON.stringify(features.snapshot())).toBe(before);
+      }
+    // a zero volume is a valid bar
+    features.update(1, 2, 1, 1.5, 0, out);
+    expect(features.barsSeen).toBe(61);
+  });
+
   it('rejects a bad periodsPerYear, a short out array and bad adjust factors', () => {
     expect(() => new FeatureSet({ periodsPerYear: 0 })).toThrow(/periodsPerYear/);
     expect(() => new FeatureSet({ periodsPerYear: Number.NaN })).toThrow(/periodsPerYear/);

@@ -1,12 +1,12 @@
-// All 16 FEATURE_COLUMNS for one symbol at one timeframe, fused into one state machine: one ring buffer
-// (closes, volumes, log returns, 21 slots each, one shared head) serves SMA, Bollinger, momentum, volume MA
-// and HV. Same arithmetic as the single indicators (bit-identical values); the tests hold both to it.
+// All 16 FEATURE_COLUMNS for one symbol at one timeframe, fused into one state machine: one Float64Array
+// holds the rings (closes, volumes, log returns, 21 slots each, one shared head) that serve SMA, Bollinger,
+// momentum, volume MA and HV. Same arithmetic as the single indicators: the tests hold both to bit identity.
 
 import { FEATURE_COUNT } from '../domain/types.js';
 import { MlfpError } from '../errors.js';
 import { checkAdjustmentFactors } from './adjustment.js';
-import { ringSampleDeviation } from './historical-volatility.js';
 import { TA_EPSILON } from './parameters.js';
+import { pushRollingVariance, ROLLING_VARIANCE_STATS } from './rolling-variance.js';
 import { encodeNumber, encodeNumbers, SnapshotReader, type SnapshotNumber } from './snapshot-codec.js';
 import { trueRange } from './atr.js';
 
@@ -67,10 +67,14 @@ const RING = HV_PERIOD;
 const CLOSES = 0;
 const VOLUMES = RING;
 const LOG_RETURN_RING = 2 * RING;
-/** State before the latest bar, for replaceLast: the scalar fields, then the 3 ring slots that bar overwrote. */
-const UNDO = 3 * RING;
+/** rolling mean/M2 of the log returns (see rolling-variance.ts) */
+const LOG_RETURN_STATS = 3 * RING;
+/** State before the latest bar, for replaceLast: the scalar fields, the log-return statistics, then the 3
+ *  ring slots that bar overwrote. */
+const UNDO = LOG_RETURN_STATS + ROLLING_VARIANCE_STATS;
 const UNDO_SCALARS = 12;
-const UNDO_CLOSE = UNDO + UNDO_SCALARS;
+const UNDO_STATS = UNDO + UNDO_SCALARS;
+const UNDO_CLOSE = UNDO_STATS + ROLLING_VARIANCE_STATS;
 const UNDO_VOLUME = UNDO_CLOSE + 1;
 const UNDO_LOG_RETURN = UNDO_CLOSE + 2;
 const STATE_LENGTH = UNDO_LOG_RETURN + 1;
@@ -86,6 +90,37 @@ const MACD_SIGNAL_SEED_BAR = MACD_SLOW + MACD_SIGNAL_PERIOD - 2;
 const SMA_OLDEST_OFFSET = RING - SMA_PERIOD + 1;
 const MOMENTUM_OFFSET = RING - MOMENTUM_PERIOD;
 const MAX_PERIODS_PER_YEAR = 1e9;
+
+function isPositivePrice(open: number, high: number, low: number, close: number): boolean {
+  return (
+    open > 0 &&
+    high > 0 &&
+    low > 0 &&
+    close > 0 &&
+    open < Infinity &&
+    high < Infinity &&
+    low < Infinity &&
+    close < Infinity
+  );
+}
+
+/** Throws the MlfpError naming the first bad field of a bar refused by isPositivePrice or the volume check. */
+function rejectBar(open: number, high: number, low: number, close: number, volume: number): never {
+  for (const [field, value] of [
+    ['open', open],
+    ['high', high],
+    ['low', low],
+    ['close', close],
+  ] as const) {
+    if (!Number.isFinite(value))
+      throw new MlfpError('not_finite', `bar ${field} is not finite`, { field, value });
+    if (value <= 0)
+      throw new MlfpError('non_positive_price', `bar ${field} must be positive`, { field, value });
+  }
+  if (!Number.isFinite(volume))
+    throw new MlfpError('not_finite', 'bar volume is not finite', { field: 'volume', value: volume });
+  throw new MlfpError('negative_size', 'bar volume must not be negative', { field: 'volume', value: volume });
+}
 
 export interface FeatureSetOptions {
   /** bars per year, to annualise historical_vol_21 (see PERIODS_PER_YEAR in domain/time.ts) */
@@ -113,6 +148,8 @@ export interface FeatureSetSnapshot {
   closes: SnapshotNumber[];
   volumes: SnapshotNumber[];
   logReturns: SnapshotNumber[];
+  /** rolling statistics of the log returns: mean, M2, peak M2, replacements since the exact re-sum */
+  logReturnStatistics: SnapshotNumber[];
   /** state before the latest bar (for replaceLast) */
   undo: SnapshotNumber[];
 }
@@ -160,13 +197,20 @@ export class FeatureSet {
     return this.bars > FEATURE_SET_WARM_UP;
   }
 
-  /** Consumes one closed bar; writes the 16 values into out[0..16) in FEATURE_COLUMNS order (NaN in warm-up). */
+  /**
+   * Consumes one closed bar; writes the 16 values into out[0..16) in FEATURE_COLUMNS order (NaN in warm-up).
+   * Throws MlfpError (not_finite, non_positive_price, negative_size, bad_argument) and changes nothing when
+   * a price is not finite and positive, the volume not finite and ≥ 0, or out shorter than 16.
+   */
   update(open: number, high: number, low: number, close: number, volume: number, out: Float64Array): void {
     if (out.length < FEATURE_COUNT)
       throw new MlfpError('bad_argument', `out must hold ${FEATURE_COUNT} values`, {
         field: 'out',
         value: out.length,
       });
+    // one bad bar would poison the running sums for good, so it is refused before any state changes
+    if (!isPositivePrice(open, high, low, close) || !(volume >= 0 && volume < Infinity))
+      rejectBar(open, high, low, close, volume);
     const state = this.state;
     const bar = this.bars;
     const head = this.head;
@@ -186,11 +230,19 @@ export class FeatureSet {
     } else {
       const ratio = close / previousClose;
       const logReturn = Math.log(ratio);
-      state[LOG_RETURN_RING + head] = logReturn;
       out[RETURNS] = ratio - 1;
       out[LOG_RETURNS] = logReturn;
+      const m2 = pushRollingVariance(
+        state,
+        LOG_RETURN_RING,
+        LOG_RETURN_STATS,
+        HV_PERIOD,
+        head,
+        bar - 1 < HV_PERIOD ? bar - 1 : HV_PERIOD,
+        logReturn,
+      );
       out[HISTORICAL_VOLATILITY] =
-        bar >= HV_PERIOD ? this.annualiser * ringSampleDeviation(state, LOG_RETURN_RING, RING) : Number.NaN;
+        bar >= HV_PERIOD ? this.annualiser * Math.sqrt(m2 / (HV_PERIOD - 1)) : Number.NaN;
     }
 
     // RSI (Wilder)
@@ -318,6 +370,8 @@ export class FeatureSet {
     out: Float64Array,
   ): void {
     if (this.bars === 0) throw new MlfpError('state_invalid', 'replaceLast: no bar has been fed yet');
+    if (!isPositivePrice(open, high, low, close) || !(volume >= 0 && volume < Infinity))
+      rejectBar(open, high, low, close, volume);
     const state = this.state;
     const head = this.head === 0 ? RING - 1 : this.head - 1;
     this.previousClose = state[UNDO] as number;
@@ -335,6 +389,8 @@ export class FeatureSet {
     state[CLOSES + head] = state[UNDO_CLOSE] as number;
     state[VOLUMES + head] = state[UNDO_VOLUME] as number;
     state[LOG_RETURN_RING + head] = state[UNDO_LOG_RETURN] as number;
+    for (let i = 0; i < ROLLING_VARIANCE_STATS; i++)
+      state[LOG_RETURN_STATS + i] = state[UNDO_STATS + i] as number;
     this.head = head;
     this.bars--;
     this.update(open, high, low, close, volume, out);
@@ -413,6 +469,7 @@ export class FeatureSet {
       closes: encodeNumbers(state, CLOSES, CLOSES + RING),
       volumes: encodeNumbers(state, VOLUMES, VOLUMES + RING),
       logReturns: encodeNumbers(state, LOG_RETURN_RING, LOG_RETURN_RING + RING),
+      logReturnStatistics: encodeNumbers(state, LOG_RETURN_STATS, LOG_RETURN_STATS + ROLLING_VARIANCE_STATS),
       undo: encodeNumbers(state, UNDO, STATE_LENGTH),
     };
   }
@@ -440,6 +497,7 @@ export class FeatureSet {
     reader.numbers('closes', RING, features.state, CLOSES);
     reader.numbers('volumes', RING, features.state, VOLUMES);
     reader.numbers('logReturns', RING, features.state, LOG_RETURN_RING);
+    reader.numbers('logReturnStatistics', ROLLING_VARIANCE_STATS, features.state, LOG_RETURN_STATS);
     reader.numbers('undo', STATE_LENGTH - UNDO, features.state, UNDO);
     return features;
   }
@@ -461,5 +519,7 @@ export class FeatureSet {
     state[UNDO_CLOSE] = state[CLOSES + head] as number;
     state[UNDO_VOLUME] = state[VOLUMES + head] as number;
     state[UNDO_LOG_RETURN] = state[LOG_RETURN_RING + head] as number;
+    for (let i = 0; i < ROLLING_VARIANCE_STATS; i++)
+      state[UNDO_STATS + i] = state[LOG_RETURN_STATS + i] as number;
   }
 }

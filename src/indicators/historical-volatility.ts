@@ -1,10 +1,11 @@
 // Historical volatility: sample std dev (÷(period−1)) of the last `period` log returns × sqrt(periodsPerYear).
-// Computed two-pass over the return ring on every bar (O(period) = O(21)): no running sum whose rounding
-// could outlive a large return leaving the window (a running Σx² would put ~1e-8 into a flat market's 0).
+// O(1) per bar: Welford mean/M2 on the return ring, re-summed exactly (two-pass) once per `period` bars and
+// whenever M2 collapses (a large return leaving), so it stays within ~1e-10 of a two-pass per window.
 
 import { checkAdjustmentFactors } from './adjustment.js';
 import { MlfpError } from '../errors.js';
 import { checkPeriod, MAX_PERIOD } from './parameters.js';
+import { pushRollingVariance, ROLLING_VARIANCE_STATS } from './rolling-variance.js';
 import { encodeNumber, encodeNumbers, SnapshotReader, type SnapshotNumber } from './snapshot-codec.js';
 
 export interface HistoricalVolatilitySnapshot {
@@ -16,52 +17,17 @@ export interface HistoricalVolatilitySnapshot {
   previousClose: SnapshotNumber;
   current: SnapshotNumber;
   logReturns: SnapshotNumber[];
+  /** rolling statistics of the log returns: mean, M2, peak M2, replacements since the exact re-sum */
+  statistics: SnapshotNumber[];
 }
 
 const MAX_PERIODS_PER_YEAR = 1e9;
 
-/**
- * Sample std dev of ring[start..start+length), two passes (mean, then squared deviations), with no running
- * sums: exact to a few ulps whatever left the window. Three independent accumulators per pass (storage
- * order, not time order) break the add-latency chain, ~3× faster than one; the order changes only the last
- * bits. Shared with FeatureSet so both produce the same doubles.
- */
-export function ringSampleDeviation(ring: Float64Array, start: number, length: number): number {
-  const end = start + length;
-  const blockEnd = start + length - (length % 3);
-  let sum0 = 0;
-  let sum1 = 0;
-  let sum2 = 0;
-  let i = start;
-  for (; i < blockEnd; i += 3) {
-    sum0 += ring[i] as number;
-    sum1 += ring[i + 1] as number;
-    sum2 += ring[i + 2] as number;
-  }
-  for (; i < end; i++) sum0 += ring[i] as number;
-  const mean = (sum0 + sum1 + sum2) / length;
-  let squares0 = 0;
-  let squares1 = 0;
-  let squares2 = 0;
-  for (i = start; i < blockEnd; i += 3) {
-    const deviation0 = (ring[i] as number) - mean;
-    const deviation1 = (ring[i + 1] as number) - mean;
-    const deviation2 = (ring[i + 2] as number) - mean;
-    squares0 += deviation0 * deviation0;
-    squares1 += deviation1 * deviation1;
-    squares2 += deviation2 * deviation2;
-  }
-  for (; i < end; i++) {
-    const deviation = (ring[i] as number) - mean;
-    squares0 += deviation * deviation;
-  }
-  return Math.sqrt((squares0 + squares1 + squares2) / (length - 1));
-}
-
 export class HistoricalVolatility {
   readonly warmUp: number;
   private readonly annualiser: number;
-  private readonly logReturns: Float64Array;
+  /** the log-return ring (bar t's return in slot t % period), then its rolling statistics */
+  private readonly state: Float64Array;
   private count = 0;
   private head = 0;
   private previousClose = Number.NaN;
@@ -79,7 +45,7 @@ export class HistoricalVolatility {
       });
     this.warmUp = period;
     this.annualiser = Math.sqrt(periodsPerYear);
-    this.logReturns = new Float64Array(period);
+    this.state = new Float64Array(period + ROLLING_VARIANCE_STATS);
   }
 
   get isStable(): boolean {
@@ -91,21 +57,32 @@ export class HistoricalVolatility {
   }
 
   update(close: number): number | undefined {
-    // bar t's log return goes to slot t % period, the layout FeatureSet uses, so both sum in the same order
+    // bar t's log return goes to slot t % period, the layout FeatureSet uses, so both compute the same doubles
     const head = this.head;
-    this.head = head + 1 === this.period ? 0 : head + 1;
+    const period = this.period;
+    this.head = head + 1 === period ? 0 : head + 1;
     const previousClose = this.previousClose;
     this.previousClose = close;
-    if (this.count++ === 0) return undefined;
-    this.logReturns[head] = Math.log(close / previousClose);
-    if (this.count <= this.warmUp) return undefined;
-    const volatility = this.annualiser * ringSampleDeviation(this.logReturns, 0, this.period);
+    const count = this.count++;
+    if (count === 0) return undefined;
+    const filled = count - 1 < period ? count - 1 : period;
+    const m2 = pushRollingVariance(
+      this.state,
+      0,
+      period,
+      period,
+      head,
+      filled,
+      Math.log(close / previousClose),
+    );
+    if (count < period) return undefined;
+    const volatility = this.annualiser * Math.sqrt(m2 / (period - 1));
     this.current = volatility;
     return volatility;
   }
 
   reset(): void {
-    this.logReturns.fill(0);
+    this.state.fill(0);
     this.count = 0;
     this.head = 0;
     this.previousClose = Number.NaN;
@@ -127,7 +104,8 @@ export class HistoricalVolatility {
       count: this.count,
       previousClose: encodeNumber(this.previousClose),
       current: encodeNumber(this.current),
-      logReturns: encodeNumbers(this.logReturns),
+      logReturns: encodeNumbers(this.state, 0, this.period),
+      statistics: encodeNumbers(this.state, this.period),
     };
   }
 
@@ -141,7 +119,8 @@ export class HistoricalVolatility {
     volatility.head = volatility.count % volatility.period;
     volatility.previousClose = reader.number('previousClose');
     volatility.current = reader.number('current');
-    reader.numbers('logReturns', volatility.period, volatility.logReturns);
+    reader.numbers('logReturns', volatility.period, volatility.state);
+    reader.numbers('statistics', ROLLING_VARIANCE_STATS, volatility.state, volatility.period);
     return volatility;
   }
 }

@@ -5,10 +5,10 @@
 import { FEATURE_COUNT } from '../domain/types.js';
 import { MlfpError } from '../errors.js';
 import { checkAdjustmentFactors } from './adjustment.js';
+import { trueRange } from './atr.js';
 import { TA_EPSILON } from './parameters.js';
 import { pushRollingVariance, ROLLING_VARIANCE_STATS } from './rolling-variance.js';
 import { encodeNumber, encodeNumbers, SnapshotReader, type SnapshotNumber } from './snapshot-codec.js';
-import { trueRange } from './atr.js';
 
 /** Column positions in `out`, in FEATURE_COLUMNS order. */
 const RETURNS = 0;

@@ -30,6 +30,8 @@ export const ERROR_CODES = [
   'model_mismatch',
   'model_unsupported',
   'model_error',
+  // state snapshots (indicator, feature-set and normaliser restore)
+  'state_invalid',
   // services
   'sink_unavailable',
   'source_unavailable',

@@ -20,9 +20,10 @@ export const ERROR_CODES = [
   'bad_schema',
   'unknown_action',
   'malformed_row',
+  'inconsistent_bar',
+  'out_of_order',
   // configuration and command line
   'config_invalid',
-  'snapshot_invalid',
   'bad_argument',
   'io_error',
   // models
@@ -30,8 +31,8 @@ export const ERROR_CODES = [
   'model_mismatch',
   'model_unsupported',
   'model_error',
-  // state snapshots (indicator, feature-set and normaliser restore)
-  'state_invalid',
+  // state snapshots (validator, bar aggregator, indicators, feature sets, normalisers)
+  'snapshot_invalid',
   // services
   'sink_unavailable',
   'source_unavailable',

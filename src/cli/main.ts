@@ -1,6 +1,159 @@
-// `mlfp` command line: bars, features, run (and later score, admin). Returns the process exit code.
+// `mlfp` command line. Parses arguments (commander), runs one command, and turns every failure into a
+// one-line message on stderr and a non-zero exit code; returns the exit code instead of exiting.
 
-export async function main(argv: readonly string[]): Promise<number> {
-  process.stderr.write(`mlfp: not implemented yet (${argv.join(' ')})\n`);
-  return 2;
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { isMlfpError } from '../errors.js';
+import { TIMEFRAMES, type Timeframe } from '../domain/types.js';
+import { barsCommand } from './bars-command.js';
+import { featuresCommand } from './features-command.js';
+import { runCommand } from './run-command.js';
+import type { OnError } from './rejects.js';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const defaultIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
+      throw new InvalidArgumentError(`${name} must be a positive number (got "${value}")`);
+    }
+    return n;
+  };
+}
+
+function nonNegativeInteger(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+      throw new InvalidArgumentError(`${name} must be a non-negative integer (got "${value}")`);
+    }
+    return n;
+  };
+}
+
+const timeframeOption = (flag: string, description: string) =>
+  new Option(flag, description).choices(TIMEFRAMES as readonly string[]);
+const onErrorOption = () =>
+  new Option(
+    '--on-error <mode>',
+    'on a malformed or rejected row: fail (stop, exit 1) or skip (report, go on)',
+  )
+    .choices(['fail', 'skip'])
+    .default('fail');
+
+export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  let exitCode = 0;
+  const program = new Command('mlfp')
+    .description('ML Finance Platform real-time engine: ticks -> bars -> features -> model scores')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('bars')
+    .description('aggregate ticks (CSV: symbol,ts,price,size) into OHLCV+VWAP bars of one timeframe')
+    .requiredOption('--input <file>', 'ticks CSV')
+    .addOption(timeframeOption('--timeframe <tf>', 'bar timeframe').makeOptionMandatory())
+    .requiredOption('--output <file>', 'bars CSV to write')
+    .option(
+      '--allowed-lateness-ms <ms>',
+      'ticks this far behind the newest one still count',
+      nonNegativeInteger('--allowed-lateness-ms'),
+      2_000,
+    )
+    .option('--session-timezone <zone>', 'daily bars follow a session in this IANA time zone (else UTC days)')
+    .option('--session-open <HH:MM>', 'session open, local time (with --session-timezone)')
+    .option('--session-close <HH:MM>', 'session close, local time (with --session-timezone)')
+    .addOption(onErrorOption())
+    .option('--rejects <file>', 'with --on-error skip: write rejected rows to this CSV')
+    .action(async (opts: Record<string, unknown>) => {
+      const summary = await barsCommand(
+        {
+          input: opts.input as string,
+          output: opts.output as string,
+          timeframe: opts.timeframe as Timeframe,
+          allowedLatenessMs: opts.allowedLatenessMs as number,
+          sessionTimezone: opts.sessionTimezone as string | undefined,
+          sessionOpen: opts.sessionOpen as string | undefined,
+          sessionClose: opts.sessionClose as string | undefined,
+          onError: opts.onError as OnError,
+          rejects: opts.rejects as string | undefined,
+        },
+        io.stderr,
+      );
+      io.stderr(`${summary}\n`);
+    });
+
+  program
+    .command('features')
+    .description('compute the 16 feature columns for bars (CSV: symbol,ts,open,high,low,close,volume)')
+    .requiredOption('--input <file>', 'bars CSV')
+    .requiredOption('--output <file>', 'features CSV to write (input columns + 16 features)')
+    .addOption(
+      timeframeOption(
+        '--timeframe <tf>',
+        'timeframe of the input bars (annualises historical_vol_21)',
+      ).default('1d'),
+    )
+    .option(
+      '--periods-per-year <n>',
+      'override the periods per year used by historical_vol_21',
+      positiveNumber('--periods-per-year'),
+    )
+    .addOption(onErrorOption())
+    .option('--rejects <file>', 'with --on-error skip: write rejected rows to this CSV')
+    .action(async (opts: Record<string, unknown>) => {
+      const summary = await featuresCommand(
+        {
+          input: opts.input as string,
+          output: opts.output as string,
+          timeframe: opts.timeframe as Timeframe,
+          periodsPerYear: opts.periodsPerYear as number | undefined,
+          onError: opts.onError as OnError,
+          rejects: opts.rejects as string | undefined,
+        },
+        io.stderr,
+      );
+      io.stderr(`${summary}\n`);
+    });
+
+  program
+    .command('run')
+    .description('run the live engine (no config: embedded synthetic market, no external service)')
+    .option('--config <file>', 'engine config JSON (see README "Configuration")')
+    .option(
+      '--max-ticks <n>',
+      'stop after this many ticks (overrides synthetic.maxTicks)',
+      nonNegativeInteger('--max-ticks'),
+    )
+    .action(async (opts: Record<string, unknown>) => {
+      exitCode = await runCommand(
+        { config: opts.config as string | undefined, maxTicks: opts.maxTicks as number | undefined },
+        io,
+      );
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // help and version exit 0; usage errors were already printed by commander
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (isMlfpError(error)) {
+      io.stderr(`mlfp: ${error.code}: ${error.message}\n`);
+      return error.code === 'bad_argument' || error.code === 'config_invalid' ? 2 : 1;
+    }
+    io.stderr(`mlfp: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
+    return 1;
+  }
 }

@@ -132,6 +132,11 @@ export interface DeadLetter {
   original?: Uint8Array | string;
 }
 
+/** Tells a validator's result from its rejection. */
+export function isDeadLetter<T extends object>(result: T | DeadLetter): result is DeadLetter {
+  return (result as DeadLetter).reason !== undefined;
+}
+
 /** Anything that accepts dead letters. Implementations must not throw. */
 export interface DeadLetterSink {
   deadLetter(letter: DeadLetter): void;

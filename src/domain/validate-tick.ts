@@ -54,9 +54,7 @@ const MAX_NUMBER_CHARS = 64;
 const MAX_DESCRIBED_CHARS = 200;
 const NO_EXCHANGE = '';
 
-export function isDeadLetter(result: Tick | DeadLetter): result is DeadLetter {
-  return (result as DeadLetter).reason !== undefined;
-}
+export { isDeadLetter } from './types.js';
 
 /** Validates ticks; remembers the last seq per (exchange, symbol) to reject duplicates (O(1) per key). */
 export class TickValidator {
@@ -294,29 +292,11 @@ export class TickValidator {
     return this.symbolPattern === undefined ? scanDefaultSymbol(symbol) : this.symbolPattern.test(symbol);
   }
 
-  /** A finite-or-not number from a number or numeric string; NaN (with numberProblem set) when unusable. */
+  /** A finite number from a number or numeric string; NaN (with numberProblem set) when unusable. */
   private toNumber(value: unknown): number {
-    if (typeof value === 'number') {
-      if (value - value === 0) return value; // finite: Infinity - Infinity and NaN - NaN are NaN
-      this.numberProblem = 'not_finite';
-      return Number.NaN;
-    }
-    if (typeof value === 'string') {
-      if (isAbsent(value)) {
-        this.numberProblem = 'missing_field';
-        return Number.NaN;
-      }
-      if (value.length <= MAX_NUMBER_CHARS && isDecimal(value)) {
-        const parsed = Number(value);
-        if (parsed - parsed === 0) return parsed;
-        this.numberProblem = 'not_finite'; // "1e999"
-        return Number.NaN;
-      }
-      this.numberProblem =
-        value.length <= MAX_NUMBER_CHARS && isNonFiniteWord(value) ? 'not_finite' : 'wrong_type';
-      return Number.NaN;
-    }
-    this.numberProblem = value === undefined || value === null ? 'missing_field' : 'wrong_type';
+    const result = readNumber(value);
+    if (typeof result === 'number') return result;
+    this.numberProblem = result;
     return Number.NaN;
   }
 
@@ -376,8 +356,27 @@ export class TickValidator {
   }
 }
 
+export type NumberProblem = 'missing_field' | 'not_finite' | 'wrong_type';
+
+/**
+ * Reads a numeric field given as a number or a plain decimal string: the finite number, or why it is unusable
+ * (absent, not finite — NaN, Infinity, "1e999" — or of the wrong type, such as "0x1f", "1,000" or an object).
+ */
+export function readNumber(value: unknown): number | NumberProblem {
+  if (typeof value === 'number') return value - value === 0 ? value : 'not_finite'; // NaN/Infinity fail x-x===0
+  if (typeof value === 'string') {
+    if (isAbsent(value)) return 'missing_field';
+    if (value.length <= MAX_NUMBER_CHARS && isDecimal(value)) {
+      const parsed = Number(value);
+      return parsed - parsed === 0 ? parsed : 'not_finite';
+    }
+    return value.length <= MAX_NUMBER_CHARS && isNonFiniteWord(value) ? 'not_finite' : 'wrong_type';
+  }
+  return value === undefined || value === null ? 'missing_field' : 'wrong_type';
+}
+
 /** undefined, null, '' and blank strings mean "not given" (CSV leaves empty cells). */
-function isAbsent(value: unknown): boolean {
+export function isAbsent(value: unknown): boolean {
   if (value === undefined || value === null) return true;
   if (typeof value !== 'string') return false;
   for (let index = 0; index < value.length; index++) {

@@ -202,7 +202,7 @@ describe('FeatureSet', () => {
       );
     });
 
-    it('throws MlfpError state_invalid before any bar', () => {
+    it('throws MlfpError snapshot_invalid before any bar', () => {
       const features = new FeatureSet({ periodsPerYear: 252 });
       expect(() => features.replaceLast(1, 1, 1, 1, 1, new Float64Array(FEATURE_COUNT))).toThrow(/no bar/);
       const out = new Float64Array(FEATURE_COUNT);
@@ -316,7 +316,7 @@ describe('FeatureSet', () => {
       });
   });
 
-  it('restore rejects garbage with MlfpError state_invalid', () => {
+  it('restore rejects garbage with MlfpError snapshot_invalid', () => {
     const good = JSON.parse(JSON.stringify(new FeatureSet({ periodsPerYear: 252 }).snapshot())) as Record<
       string,
       unknown
@@ -338,7 +338,7 @@ describe('FeatureSet', () => {
       } catch (error) {
         thrown = error;
       }
-      expect(isMlfpError(thrown) && thrown.code === 'state_invalid', JSON.stringify(value)).toBe(true);
+      expect(isMlfpError(thrown) && thrown.code === 'snapshot_invalid', JSON.stringify(value)).toBe(true);
     }
   });
 

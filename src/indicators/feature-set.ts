@@ -369,7 +369,7 @@ export class FeatureSet {
     volume: number,
     out: Float64Array,
   ): void {
-    if (this.bars === 0) throw new MlfpError('state_invalid', 'replaceLast: no bar has been fed yet');
+    if (this.bars === 0) throw new MlfpError('snapshot_invalid', 'replaceLast: no bar has been fed yet');
     if (!isPositivePrice(open, high, low, close) || !(volume >= 0 && volume < Infinity))
       rejectBar(open, high, low, close, volume);
     const state = this.state;
@@ -474,7 +474,7 @@ export class FeatureSet {
     };
   }
 
-  /** Rebuilds a FeatureSet from `snapshot()` output (after a JSON round trip); throws MlfpError('state_invalid'). */
+  /** Rebuilds a FeatureSet from `snapshot()` output (after a JSON round trip); throws MlfpError('snapshot_invalid'). */
   static restore(snapshot: unknown): FeatureSet {
     const reader = new SnapshotReader(snapshot, 'feature-set', 1);
     const features = new FeatureSet({

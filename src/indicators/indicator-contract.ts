@@ -287,7 +287,7 @@ export function describeIndicatorContract<T extends IncrementalIndicator>(
       expect(JSON.stringify(contract.restore(JSON.parse(json)).snapshot())).toBe(json);
     });
 
-    it('restore rejects garbage with MlfpError state_invalid', () => {
+    it('restore rejects garbage with MlfpError snapshot_invalid', () => {
       const good = JSON.parse(JSON.stringify(contract.create().snapshot())) as Record<string, unknown>;
       const garbage: unknown[] = [
         null,
@@ -308,7 +308,7 @@ export function describeIndicatorContract<T extends IncrementalIndicator>(
         } catch (error) {
           thrown = error;
         }
-        expect(isMlfpError(thrown) && thrown.code === 'state_invalid', JSON.stringify(value)).toBe(true);
+        expect(isMlfpError(thrown) && thrown.code === 'snapshot_invalid', JSON.stringify(value)).toBe(true);
       }
     });
 

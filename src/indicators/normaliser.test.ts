@@ -231,7 +231,7 @@ describe('RollingNormaliser', () => {
     expect(() => normaliser.replaceLast([1, 2], out)).toThrow(/no row/);
   });
 
-  it('restore rejects garbage with MlfpError state_invalid', () => {
+  it('restore rejects garbage with MlfpError snapshot_invalid', () => {
     const good = JSON.parse(
       JSON.stringify(new RollingNormaliser({ columns: 2, window: 4 }).snapshot()),
     ) as Record<string, unknown>;
@@ -252,7 +252,7 @@ describe('RollingNormaliser', () => {
       } catch (error) {
         thrown = error;
       }
-      expect(isMlfpError(thrown) && thrown.code === 'state_invalid', JSON.stringify(value)).toBe(true);
+      expect(isMlfpError(thrown) && thrown.code === 'snapshot_invalid', JSON.stringify(value)).toBe(true);
     }
   });
 

@@ -137,7 +137,7 @@ export class RollingNormaliser implements Normaliser {
 
   /** Revises the latest row: state becomes as if `input` had been normalised instead of it. */
   replaceLast(input: ArrayLike<number>, out: Float64Array): void {
-    if (!this.hasLast) throw new MlfpError('state_invalid', 'replaceLast: no row has been normalised yet');
+    if (!this.hasLast) throw new MlfpError('snapshot_invalid', 'replaceLast: no row has been normalised yet');
     checkRow(this.columns, input, out);
     const { state, undo, window } = this;
     for (let column = 0; column < this.columns; column++) {

@@ -1,5 +1,5 @@
 // Plain-JSON snapshots of indicator state: doubles round-trip exactly through JSON (non-finite values are
-// written as strings, since JSON has none), and restore rejects anything malformed with 'state_invalid'.
+// written as strings, since JSON has none), and restore rejects anything malformed with 'snapshot_invalid'.
 
 import { MlfpError } from '../errors.js';
 
@@ -26,7 +26,7 @@ function decodeNumber(raw: unknown): number | undefined {
   return undefined;
 }
 
-/** Reads one snapshot object field by field; every accessor throws MlfpError('state_invalid') on bad input. */
+/** Reads one snapshot object field by field; every accessor throws MlfpError('snapshot_invalid') on bad input. */
 export class SnapshotReader {
   private readonly record: Record<string, unknown>;
 
@@ -36,14 +36,14 @@ export class SnapshotReader {
     version: number,
   ) {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-      throw new MlfpError('state_invalid', `${kind} snapshot: not an object`, { value: raw });
+      throw new MlfpError('snapshot_invalid', `${kind} snapshot: not an object`, { value: raw });
     this.record = raw as Record<string, unknown>;
     if (this.record['kind'] !== kind) this.fail('kind', `expected "${kind}"`);
     if (this.record['version'] !== version) this.fail('version', `unsupported version, expected ${version}`);
   }
 
   fail(field: string, why: string): never {
-    throw new MlfpError('state_invalid', `${this.kind} snapshot: ${field}: ${why}`, {
+    throw new MlfpError('snapshot_invalid', `${this.kind} snapshot: ${field}: ${why}`, {
       field,
       value: this.record[field],
     });

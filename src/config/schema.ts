@@ -1,0 +1,73 @@
+// The engine's one configuration: a zod schema gives the type, the defaults (which run embedded, with no
+// external service) and the validation. Read once at start (src/config/load.ts) and passed down.
+
+import { z } from 'zod';
+import { DEFAULT_SYMBOL_PATTERN } from '../domain/validate-tick.js';
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (24h)');
+
+const timezone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'unknown IANA time zone');
+
+export const sessionSchema = z
+  .strictObject({
+    timezone,
+    open: hhmm,
+    close: hhmm,
+  })
+  .refine((s) => s.open < s.close, { message: 'session open must be before close', path: ['close'] });
+
+export const syntheticSchema = z.strictObject({
+  /** symbols to simulate; each gets its own price scale and regime path */
+  symbols: z
+    .array(z.string().regex(DEFAULT_SYMBOL_PATTERN))
+    .min(1)
+    .max(100_000)
+    .default(['AAPL', 'MSFT', 'NVDA', 'AMZN', 'TSLA', 'JPM', 'XOM', 'BTC-USD']),
+  seed: z.number().int().min(0).max(0xffffffff).default(42),
+  /** simulated start of trading (event time), ISO-8601 */
+  start: z.string().default('2024-01-02T00:00:00Z'),
+  /** 0 = as fast as the engine takes them (event time runs ahead of wall time); else paced */
+  ticksPerSecond: z.number().min(0).max(50_000_000).default(0),
+  /** mean simulated milliseconds between two ticks of one symbol */
+  meanTickIntervalMs: z.number().positive().max(3_600_000).default(250),
+  /** stop after this many ticks (0 = run until stopped) */
+  maxTicks: z.number().int().min(0).default(0),
+  /** share of deliberately malformed ticks, to exercise the dead-letter path */
+  badTickRate: z.number().min(0).max(1).default(0.0001),
+});
+
+export const barsSchema = z.strictObject({
+  allowedLatenessMs: z.number().int().min(0).max(300_000).default(2_000),
+  idleTimeoutMs: z.number().int().min(100).max(86_400_000).default(5_000),
+  /** daily bars follow this session; absent = UTC days (24/7 markets) */
+  session: sessionSchema.optional(),
+});
+
+export const engineConfigSchema = z.strictObject({
+  source: z.enum(['synthetic']).default('synthetic'),
+  synthetic: syntheticSchema.default(syntheticSchema.parse({})),
+  bars: barsSchema.default(barsSchema.parse({})),
+  progress: z
+    .strictObject({
+      /** a progress line every this many ms; 0 = none */
+      intervalMs: z.number().int().min(0).default(5_000),
+    })
+    .default({ intervalMs: 5_000 }),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .default({ level: 'info' }),
+});
+
+export type EngineConfig = z.infer<typeof engineConfigSchema>;
+export type SessionConfig = z.infer<typeof sessionSchema>;
+export type BarsConfig = z.infer<typeof barsSchema>;
+export type SyntheticConfig = z.infer<typeof syntheticSchema>;

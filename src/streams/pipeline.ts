@@ -1,0 +1,97 @@
+// Wires the operator graph for one input stream (the embedded feed, one Kafka partition):
+// raw records → validateTicks → aggregateBars → computeFeatures → (score) → outputs.
+// The graph is a single linear chain; each stage hands its records to the Outputs edge as they pass, so no
+// Subject bus and no ordering surprises between branches.
+
+import { asyncScheduler, tap, type Observable, type SchedulerLike } from 'rxjs';
+import { BarAggregator, type BarAggregatorOptions } from '../bars/bar-aggregator.js';
+import type { Bar, DeadLetter, DeadLetterSink, FeatureVector } from '../domain/types.js';
+import { TickValidator, type TickValidatorOptions } from '../domain/validate-tick.js';
+import type { EngineStats } from '../monitoring/stats.js';
+import {
+  computeFeatures,
+  FeatureEngine,
+  type ComputeFeaturesOptions,
+} from '../operators/compute-features.js';
+import { aggregateBars } from '../operators/aggregate-bars.js';
+import { validateTicks, type TickEnvelope } from '../operators/validate-ticks.js';
+
+/** Where a graph's results go. Implementations must not throw. */
+export interface GraphOutputs extends DeadLetterSink {
+  bar(bar: Bar): void;
+  features(vector: FeatureVector): void;
+}
+
+/** The state of one input stream: everything a snapshot must capture to resume it. */
+export class StreamState {
+  readonly validator: TickValidator;
+  readonly aggregator: BarAggregator;
+  readonly features: FeatureEngine;
+
+  constructor(options: {
+    validator?: TickValidatorOptions;
+    bars?: BarAggregatorOptions;
+    features?: ComputeFeaturesOptions;
+  }) {
+    this.validator = new TickValidator(options.validator);
+    this.aggregator = new BarAggregator(options.bars);
+    this.features = new FeatureEngine(options.features);
+  }
+}
+
+/** Counts what passes and forwards everything to the outputs. */
+class CountingOutputs implements GraphOutputs {
+  constructor(
+    private readonly outputs: GraphOutputs,
+    private readonly stats: EngineStats,
+  ) {}
+
+  deadLetter(letter: DeadLetter): void {
+    this.stats.reject(letter.reason);
+    this.outputs.deadLetter(letter);
+  }
+
+  bar(bar: Bar): void {
+    this.stats.bars[bar.timeframe]++;
+    if (bar.revision > 0) this.stats.barRevisions++;
+    this.outputs.bar(bar);
+  }
+
+  features(vector: FeatureVector): void {
+    this.stats.features++;
+    this.outputs.features(vector);
+  }
+}
+
+/**
+ * Builds the graph over `input`. The returned Observable emits each feature vector (after the outputs saw it),
+ * for a downstream stage such as scoring; subscribing to it runs the graph.
+ */
+export function tickGraph(
+  input: Observable<TickEnvelope>,
+  state: StreamState,
+  outputs: GraphOutputs,
+  stats: EngineStats,
+  scheduler: SchedulerLike = asyncScheduler,
+): Observable<FeatureVector> {
+  const counted = new CountingOutputs(outputs, stats);
+  return input.pipe(
+    tap(() => {
+      stats.ticks++;
+    }),
+    validateTicks(state.validator, counted, scheduler),
+    aggregateBars(state.aggregator, counted, scheduler),
+    tap((bar) => counted.bar(bar)),
+    computeFeatures({}, counted, state.features),
+    tap((vector) => counted.features(vector)),
+  );
+}
+
+/** Wraps raw records in one reused envelope (validateTicks reads it synchronously and keeps no reference). */
+export function envelopeOf(): (value: unknown) => TickEnvelope {
+  const envelope: TickEnvelope = { value: undefined };
+  return (value) => {
+    envelope.value = value;
+    return envelope;
+  };
+}

@@ -38,4 +38,5 @@ if [[ ${1:-} == build ]]; then
   exit 0
 fi
 build
-exec java "-Xmx$HEAP" "-Xms$HEAP" -XX:+UseG1GC -Djava.awt.headless=true -jar "$JAR" "$@"
+# No -Xms: the peak RSS reported beside the engine's should be what the job uses, not a pre-sized heap.
+exec java "-Xmx$HEAP" -XX:+UseG1GC -Djava.awt.headless=true -jar "$JAR" "$@"

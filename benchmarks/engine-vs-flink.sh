@@ -2,7 +2,9 @@
 # Streaming benchmark, side by side on one broker, one topic, the same data: the engine (slot below), a Flink
 # 2.2 bars job and a bare kafkajs consume->produce floor. Produces the ticks once, runs every subject RUNS
 # times round-robin, measures CPU and peak RSS from outside, writes benchmarks/results/streaming.json.
-# Usage: benchmarks/engine-vs-flink.sh      (env: TICKS SYMBOLS PARTITIONS RUNS FLINK_PARALLELISM ENGINE_COMMAND)
+# Usage: benchmarks/engine-vs-flink.sh
+#   env: TICKS (560000) SYMBOLS (50) PARTITIONS (6) RUNS (3) SEED (42) FLINK_PARALLELISM ("1 2") TOPIC
+#        RESULTS (benchmarks/results/streaming.json) BENCH_NOTE (free text stored in the results) ENGINE_COMMAND
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -100,7 +102,8 @@ node dist/benchmarks/lib/streaming-results.js --runs "$RUNS_FILE" --data "$WORK/
   --meta "kafka=${MLFP_KAFKA_VERSION:-3.9.2}" \
   --meta "java=$(java -version 2>&1 | head -n 1)" \
   --meta "flink=2.2.0 (flink-connector-kafka 5.0.0-2.2, MiniCluster, -Xmx${MLFP_FLINK_HEAP:-1g}), jar $(basename "$FLINK_JAR")" \
-  --meta "kafkajs=$(node -p 'require("kafkajs/package.json").version')"
+  --meta "kafkajs=$(node -p 'require("kafkajs/package.json").version')" \
+  --meta "note=${BENCH_NOTE:-}"
 log "wrote $RESULTS"
 # shellcheck disable=SC2016 # JavaScript, not shell
 node -e '

@@ -19,6 +19,7 @@ REGISTRY_VERSION=${MLFP_REGISTRY_VERSION:-2.6.13.Final}
 REGISTRY_PORT=${MLFP_REGISTRY_PORT:-18081}
 REGISTRY_HEAP=${MLFP_REGISTRY_HEAP:-384m}
 POSTGRES_PORT=${MLFP_POSTGRES_PORT:-5432}
+POSTGRES_CLUSTER=${MLFP_POSTGRES_CLUSTER:-main}
 POSTGRES_DATABASE='test'
 REDIS_PORT=${MLFP_REDIS_PORT:-6379}
 HOST=127.0.0.1
@@ -206,12 +207,14 @@ group.initial.rebalance.delay.ms=0
 EOF
 }
 
-kafka_up() {
+KAFKA_REUSED=0
+
+# Resolves, formats and launches the broker, or notes that a ready one is reused; kafka_await waits.
+kafka_start() {
   local marker pid_file=$KAFKA_DIR/kafka.pid log_file=$KAFKA_DIR/kafka.log
   marker=$(kafka_marker)
   if kafka_ready; then
-    await_ready kafka_coordinators_ready 'kafka group and transaction coordinators' '' '' "$log_file"
-    log "kafka: ready at $HOST:$KAFKA_PORT (reused)"
+    KAFKA_REUSED=1
     return 0
   fi
   mkdir -p "$KAFKA_DIR"
@@ -241,6 +244,16 @@ kafka_up() {
       -Dorg.slf4j.simpleLogger.showDateTime=true \
       '-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss.SSS' \
       -cp "$KAFKA_LIBS/*" kafka.Kafka "$marker"
+  fi
+}
+
+kafka_await() {
+  local marker pid_file=$KAFKA_DIR/kafka.pid log_file=$KAFKA_DIR/kafka.log
+  marker=$(kafka_marker)
+  if ((KAFKA_REUSED)); then
+    await_ready kafka_coordinators_ready 'kafka group and transaction coordinators' '' '' "$log_file"
+    log "kafka: ready at $HOST:$KAFKA_PORT (reused)"
+    return 0
   fi
   await_ready kafka_ready kafka "$pid_file" "$marker" "$log_file"
   await_ready kafka_coordinators_ready 'kafka group and transaction coordinators' "$pid_file" "$marker" "$log_file"
@@ -283,11 +296,13 @@ registry_resolve() {
   touch "$REGISTRY_HOME/.complete"
 }
 
-registry_up() {
+REGISTRY_REUSED=0
+
+registry_start() {
   local pid_file=$REGISTRY_DIR/registry.pid log_file=$REGISTRY_DIR/registry.log marker
   marker=$(registry_jar)
   if registry_ready; then
-    log "registry: ready at http://$HOST:$REGISTRY_PORT$REGISTRY_API (reused)"
+    REGISTRY_REUSED=1
     return 0
   fi
   mkdir -p "$REGISTRY_DIR"
@@ -302,6 +317,15 @@ registry_up() {
     (cd "$REGISTRY_DIR" && launch "$pid_file" "$log_file" java "-Xmx$REGISTRY_HEAP" -Djava.awt.headless=true \
       "-Dquarkus.http.host=$HOST" "-Dquarkus.http.port=$REGISTRY_PORT" -jar "$marker")
   fi
+}
+
+registry_await() {
+  local pid_file=$REGISTRY_DIR/registry.pid log_file=$REGISTRY_DIR/registry.log marker
+  marker=$(registry_jar)
+  if ((REGISTRY_REUSED)); then
+    log "registry: ready at http://$HOST:$REGISTRY_PORT$REGISTRY_API (reused)"
+    return 0
+  fi
   await_ready registry_ready registry "$pid_file" "$marker" "$log_file"
   log "registry: ready at http://$HOST:$REGISTRY_PORT$REGISTRY_API"
 }
@@ -310,15 +334,16 @@ registry_down() { stop_pid_file "$REGISTRY_DIR/registry.pid" "$(registry_jar)" r
 
 # --- PostgreSQL and Redis: the machine's own servers, started when down, never stopped --------------------
 
-postgres_up() {
+postgres_start() {
   need pg_isready 'PostgreSQL client tools are expected on this machine'
   if ! postgres_ready; then
     need pg_ctlcluster 'cannot start PostgreSQL: install it or start it yourself'
     local version
     version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
     [[ -n $version ]] || die 'postgres: no cluster under /etc/postgresql'
-    log "postgres: not answering on $HOST:$POSTGRES_PORT; starting cluster $version/main"
-    pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || die "postgres: pg_ctlcluster $version main start failed"
+    log "postgres: not answering on $HOST:$POSTGRES_PORT; starting cluster $version/$POSTGRES_CLUSTER"
+    pg_ctlcluster --skip-systemctl-redirect "$version" "$POSTGRES_CLUSTER" start >&2 ||
+      die "postgres: pg_ctlcluster $version $POSTGRES_CLUSTER start failed"
     local deadline=$((SECONDS + READY_TIMEOUT_S))
     until postgres_ready; do
       ((SECONDS < deadline)) || die "postgres: not ready after ${READY_TIMEOUT_S}s; see /var/log/postgresql/"
@@ -336,7 +361,7 @@ postgres_up() {
   log "postgres: ready at $HOST:$POSTGRES_PORT/$POSTGRES_DATABASE"
 }
 
-redis_up() {
+redis_start() {
   if ! redis_ready; then
     need redis-server 'cannot start Redis: install it or start it yourself'
     log "redis: not answering on $HOST:$REDIS_PORT; starting it"
@@ -404,13 +429,21 @@ main() {
     exec 9>"$STATE_DIR/lock"
     flock -w 900 9 || die "another services.sh holds $STATE_DIR/lock"
     local service
-    for service in "${services[@]}"; do
-      case $command:$service in
-      up:*) "${service}_up" ;;
-      down:kafka | down:registry) "${service}_down" ;;
-      down:*) log "$service: machine service, left running" ;;
-      esac
-    done
+    if [[ $command == up ]]; then
+      # Downloads run one after another (Maven's local repository has no locking), then the JVMs start
+      # together and are awaited together: the broker and the registry boot in parallel.
+      for service in "${services[@]}"; do "${service}_start"; done
+      for service in "${services[@]}"; do
+        if [[ $service == kafka || $service == registry ]]; then "${service}_await"; fi
+      done
+    else
+      for service in "${services[@]}"; do
+        case $service in
+        kafka | registry) "${service}_down" ;;
+        *) log "$service: machine service, left running" ;;
+        esac
+      done
+    fi
     ;;
   status)
     local service failed=0

@@ -8,7 +8,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE_DIR=${MLFP_SERVICES_DIR:-$ROOT/.services}
 CACHE_DIR=${MLFP_CACHE_DIR:-$ROOT/.cache}
 READY_TIMEOUT_S=${MLFP_SERVICES_TIMEOUT_S:-90}
-# A pinned plugin version: Maven 3.8's default dependency plugin (2.8) lacks what we use.
+# Pinned so resolution does not depend on the Maven release's bundled default (2.8 on Maven 3.8).
 DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 
 KAFKA_VERSION=${MLFP_KAFKA_VERSION:-3.9.2}
@@ -111,12 +111,20 @@ launch() {
 }
 
 # Waits until probe $1 succeeds; fails with the log tail if the process in $3 dies or time runs out.
-# With no pid file (a service someone else started) only the time limit applies.
+# With no pid file (a service someone else started) only the time limit applies. If our process died
+# because another checkout's service won the race for one of the ports in $6, that one is awaited instead.
 await_ready() {
-  local probe=$1 name=$2 pid_file=$3 marker=$4 log_file=$5
+  local probe=$1 name=$2 pid_file=$3 marker=$4 log_file=$5 ports=${6:-} port
   local deadline=$((SECONDS + READY_TIMEOUT_S))
   until "$probe"; do
     if [[ -n $pid_file ]] && ! owned_pid "$pid_file" "$marker" >/dev/null; then
+      for port in $ports; do
+        if port_open "$port"; then
+          log "$name: exited, but port $port is held by another process; waiting for that one"
+          pid_file=''
+          continue 2
+        fi
+      done
       printf 'services: error: %s exited during start-up; last lines of %s:\n' "$name" "$log_file" >&2
       tail -n 40 "$log_file" >&2 || true
       exit 1
@@ -255,8 +263,12 @@ kafka_await() {
     log "kafka: ready at $HOST:$KAFKA_PORT (reused)"
     return 0
   fi
-  await_ready kafka_ready kafka "$pid_file" "$marker" "$log_file"
-  await_ready kafka_coordinators_ready 'kafka group and transaction coordinators' "$pid_file" "$marker" "$log_file"
+  await_ready kafka_ready kafka "$pid_file" "$marker" "$log_file" "$KAFKA_PORT $KAFKA_CONTROLLER_PORT"
+  if owned_pid "$pid_file" "$marker" >/dev/null; then
+    await_ready kafka_coordinators_ready 'kafka group and transaction coordinators' "$pid_file" "$marker" "$log_file"
+  else
+    await_ready kafka_coordinators_ready 'kafka group and transaction coordinators' '' '' "$log_file"
+  fi
   log "kafka: ready at $HOST:$KAFKA_PORT"
 }
 
@@ -326,7 +338,7 @@ registry_await() {
     log "registry: ready at http://$HOST:$REGISTRY_PORT$REGISTRY_API (reused)"
     return 0
   fi
-  await_ready registry_ready registry "$pid_file" "$marker" "$log_file"
+  await_ready registry_ready registry "$pid_file" "$marker" "$log_file" "$REGISTRY_PORT"
   log "registry: ready at http://$HOST:$REGISTRY_PORT$REGISTRY_API"
 }
 

@@ -1,10 +1,28 @@
+// Two projects, both run by `vitest run`: fast unit tests, and integration tests against real services
+// (Kafka, schema registry, PostgreSQL, Redis) that test/setup/services.ts starts or reuses.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     reporters: ['default'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts', 'benchmarks/**/*.test.ts', 'test/unit/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/setup/services.ts'],
+        },
+      },
+    ],
   },
 });

@@ -12,7 +12,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts', 'benchmarks/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: ['src/**/*.test.ts', 'benchmarks/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['test/integration/**', '**/node_modules/**'],
         },
       },
       {

@@ -2,6 +2,8 @@
 // log-price random walk pulled weakly toward ln 100, ~3% unchanged closes), generated once into columns.
 // With the default seed its first 5,000 bars are test/fixtures/golden/input.csv exactly (tested).
 
+import { Random } from '../../src/streams/random.js';
+
 export interface BarColumns {
   length: number;
   open: Float64Array;
@@ -11,22 +13,12 @@ export interface BarColumns {
   volume: Float64Array;
 }
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-}
-
 const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
 export function generateBars(count: number, seed = 20240601): BarColumns {
-  const uniform = mulberry32(seed);
-  const normal = (): number => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const random = new Random(seed);
+  const uniform = (): number => random.uniform();
+  const normal = (): number => random.normal();
   const bars: BarColumns = {
     length: count,
     open: new Float64Array(count),

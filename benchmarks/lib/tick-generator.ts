@@ -1,6 +1,8 @@
 // Seeded synthetic trades for benchmarks: M symbols, each a random walk in price with random gaps in event
 // time; ticks come out in global event-time order (so in order per symbol), identical for the same seed.
 
+import { Random } from '../../src/streams/random.js';
+
 /** One generated trade; `ts` is epoch milliseconds. */
 export interface GeneratedTick {
   symbol: string;
@@ -24,18 +26,6 @@ const MS_PER_YEAR = 365 * 24 * 3600 * 1000;
 const MIN_PRICE = 0.01;
 const MEAN_SIZE = 200;
 
-/** mulberry32: a tiny, fast 32-bit PRNG; good enough for test data, fully determined by the seed. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class TickGenerator {
   readonly symbolNames: readonly string[];
   private readonly random: () => number;
@@ -48,7 +38,8 @@ export class TickGenerator {
     if (!Number.isInteger(options.symbols) || options.symbols < 1)
       throw new RangeError('symbols must be >= 1');
     if (!(options.meanGapMs >= 1)) throw new RangeError('meanGapMs must be >= 1');
-    this.random = mulberry32(options.seed);
+    const random = new Random(options.seed);
+    this.random = () => random.uniform();
     this.meanGapMs = options.meanGapMs;
     this.volatilityPerSqrtMs = (options.annualVolatility ?? 0.3) / Math.sqrt(MS_PER_YEAR);
     const width = String(options.symbols - 1).length;

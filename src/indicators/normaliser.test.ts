@@ -2,17 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isMlfpError } from '../errors.js';
 import { FixedNormaliser, RollingNormaliser } from './normaliser.js';
+import { Random } from '../streams/random.js';
 
-/** Seeded uniform [0, 1) (mulberry32). */
+/** Seeded uniform (0, 1). */
 function uniformFrom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Random(seed);
+  return () => random.uniform();
 }
 
 /** rows × columns of random data: column c has offset 10^c·c and scale 10^(c−2); ~10% NaN. */

@@ -1,9 +1,8 @@
-// Seeded pseudo-random numbers for synthetic data and benchmarks (mulberry32 + Box–Muller), so every run
-// with the same seed produces the same stream.
+// Seeded pseudo-random numbers for synthetic data, tests and benchmarks (mulberry32 + Box–Muller), so every
+// run with the same seed produces the same stream. The one PRNG of the project.
 
 export class Random {
   private state: number;
-  private spare = Number.NaN;
 
   constructor(seed: number) {
     this.state = seed >>> 0;
@@ -18,17 +17,9 @@ export class Random {
     return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
   }
 
-  /** standard normal */
+  /** standard normal: Box–Muller, U1 drawn first, the sine partner discarded (as the golden series' generator) */
   normal(): number {
-    if (!Number.isNaN(this.spare)) {
-      const value = this.spare;
-      this.spare = Number.NaN;
-      return value;
-    }
-    const radius = Math.sqrt(-2 * Math.log(this.uniform()));
-    const angle = 2 * Math.PI * this.uniform();
-    this.spare = radius * Math.sin(angle);
-    return radius * Math.cos(angle);
+    return Math.sqrt(-2 * Math.log(this.uniform())) * Math.cos(2 * Math.PI * this.uniform());
   }
 
   /** exponential with the given mean */

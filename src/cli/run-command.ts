@@ -4,6 +4,8 @@
 import { map } from 'rxjs';
 import { loadConfig } from '../config/load.js';
 import type { EngineConfig } from '../config/schema.js';
+import { OpsHttpServer } from '../monitoring/http-server.js';
+import { EngineMetrics } from '../monitoring/metrics.js';
 import { EngineStats, ProgressReporter } from '../monitoring/stats.js';
 import { MemoryStore } from '../sinks/memory-store.js';
 import { envelopeOf, StreamState, tickGraph } from '../streams/pipeline.js';
@@ -35,12 +37,22 @@ export async function runEmbedded(config: EngineConfig, io: CliIo): Promise<numb
     `mlfp: embedded run: synthetic market, ${config.synthetic.symbols.length} symbols, seed ${config.synthetic.seed}` +
       `${config.synthetic.maxTicks > 0 ? `, ${config.synthetic.maxTicks} ticks` : ', until Ctrl-C'}\n`,
   );
+  const metrics = new EngineMetrics(stats);
+  metrics.addHealthCheck({ name: 'source:synthetic', status: () => ({ state: 'up' }) });
+  const http = config.http.enabled ? new OpsHttpServer(metrics, config.http) : undefined;
+  if (http !== undefined) {
+    const address = await http.start();
+    io.stderr(
+      `mlfp: metrics and health on http://${address.address}:${address.port}/metrics, /healthz, /readyz\n`,
+    );
+  }
   const graph = tickGraph(syntheticTicks(config.synthetic).pipe(map(envelopeOf())), state, outputs, stats);
 
   return new Promise<number>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     const finish = (code: number, why: string): void => {
       if (timer !== undefined) clearInterval(timer);
+      void http?.close();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       io.stdout(`${progress.line(Date.now())}\n`);

@@ -54,6 +54,16 @@ export const engineConfigSchema = z.strictObject({
   source: z.enum(['synthetic']).default('synthetic'),
   synthetic: syntheticSchema.default(syntheticSchema.parse({})),
   bars: barsSchema.default(barsSchema.parse({})),
+  http: z
+    .strictObject({
+      /** serve /metrics, /healthz and /readyz */
+      enabled: z.boolean().default(true),
+      /** loopback by default: bind to 0.0.0.0 only behind a firewall or proxy */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** 0 = any free port (printed at start) */
+      port: z.number().int().min(0).max(65_535).default(9464),
+    })
+    .default({ enabled: true, host: '127.0.0.1', port: 9464 }),
   progress: z
     .strictObject({
       /** a progress line every this many ms; 0 = none */

@@ -369,7 +369,10 @@ describe('mlfp bars', () => {
 
 describe('mlfp run', () => {
   it('runs the embedded graph on the synthetic market and reports ticks, bars, features and rejects', async () => {
-    await writeFile(join(dir, 'run.json'), JSON.stringify({ http: { port: 0 }, progress: { intervalMs: 0 } }));
+    await writeFile(
+      join(dir, 'run.json'),
+      JSON.stringify({ http: { port: 0 }, progress: { intervalMs: 0 } }),
+    );
     const result = await run(['run', '--config', join(dir, 'run.json'), '--max-ticks', '300000']);
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/metrics and health on http:\/\/127\.0\.0\.1:\d+\/metrics/);

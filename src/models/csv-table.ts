@@ -65,8 +65,7 @@ const SPECIAL_NUMBERS: Readonly<Record<string, number>> = {
 export function parseNumberCell(text: string): number | undefined {
   if (text === '') return Number.NaN;
   const value = Number(text);
-  if (Number.isFinite(value) && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(text))
-    return value;
+  if (Number.isFinite(value) && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(text)) return value;
   return SPECIAL_NUMBERS[text.trim().toLowerCase()];
 }
 

@@ -3,14 +3,20 @@
 // raw scores are bit-identical to LGBM_BoosterPredictForMat.
 
 import { MlfpError } from '../errors.js';
+import {
+  compileTrees,
+  SPLIT_CATEGORICAL,
+  SPLIT_LEQ,
+  SPLIT_LEQ_ZERO_MISSING,
+  type CodegenTree,
+  type CompiledTrees,
+} from './tree-codegen.js';
 
 /** LightGBM's kZeroThreshold (the C++ float 1e-35f as a double): smaller magnitudes read as 0. */
 export const LIGHTGBM_ZERO_THRESHOLD = Math.fround(1e-35);
 
 export type LightGbmTransform =
-  | { kind: 'identity' }
-  | { kind: 'sigmoid'; sigmoid: number }
-  | { kind: 'softmax' };
+  { kind: 'identity' } | { kind: 'sigmoid'; sigmoid: number } | { kind: 'softmax' };
 
 /** Node kinds after compilation: the common case (numerical, NaN routed by a precomputed child) first. */
 const NODE_NUMERICAL = 0;
@@ -19,14 +25,7 @@ const NODE_CATEGORICAL = 2;
 
 const SUPPORTED_VERSIONS = new Set(['v3', 'v4']);
 /** Objectives whose output is the raw score (LightGBM applies no transform to them). */
-const IDENTITY_OBJECTIVES = new Set([
-  'regression',
-  'regression_l1',
-  'huber',
-  'fair',
-  'quantile',
-  'mape',
-]);
+const IDENTITY_OBJECTIVES = new Set(['regression', 'regression_l1', 'huber', 'fair', 'quantile', 'mape']);
 const MAX_INT32 = 2147483647;
 const INFINITE_TEXT = new Map([
   ['inf', Number.POSITIVE_INFINITY],
@@ -47,6 +46,7 @@ export class LightGbmModel {
 
   private readonly treeRoot: Int32Array;
   private readonly treeClass: Int32Array;
+  private readonly leafCount: Int32Array;
   private readonly nodeFeature: Int32Array;
   private readonly nodeThreshold: Float64Array;
   private readonly nodeKind: Uint8Array;
@@ -60,8 +60,11 @@ export class LightGbmModel {
   private readonly catWords: Uint32Array;
   private readonly leafValue: Float64Array;
   private readonly row: Float64Array;
+  /** generated code for the whole ensemble; undefined when interpreting */
+  private readonly compiled: CompiledTrees | undefined;
 
-  constructor(parsed: ParsedLightGbm) {
+  /** `compile: false` walks the typed arrays instead of generating code (slower; same results). */
+  constructor(parsed: ParsedLightGbm, options: { compile?: boolean } = {}) {
     this.featureNames = parsed.featureNames;
     this.inputWidth = parsed.featureNames.length;
     this.outputWidth = parsed.numClass;
@@ -79,6 +82,7 @@ export class LightGbmModel {
     }
     this.treeRoot = new Int32Array(this.treeCount);
     this.treeClass = new Int32Array(this.treeCount);
+    this.leafCount = Int32Array.from(parsed.trees, (tree) => tree.numLeaves);
     this.nodeFeature = new Int32Array(nodes);
     this.nodeThreshold = new Float64Array(nodes);
     this.nodeKind = new Uint8Array(nodes);
@@ -118,8 +122,7 @@ export class LightGbmModel {
           const category = threshold; // index into cat_boundaries, validated by the parser
           this.nodeKind[at] = NODE_CATEGORICAL;
           this.nodeCatStart[at] = wordBase + tree.catBoundaries[category]!;
-          this.nodeCatLength[at] =
-            tree.catBoundaries[category + 1]! - tree.catBoundaries[category]!;
+          this.nodeCatLength[at] = tree.catBoundaries[category + 1]! - tree.catBoundaries[category]!;
         } else if (missingType === 1) {
           this.nodeKind[at] = NODE_ZERO_MISSING;
           this.nodeMissing[at] = defaultLeft ? left : right;
@@ -134,6 +137,66 @@ export class LightGbmModel {
       leafBase += tree.numLeaves;
       wordBase += tree.catThreshold.length;
     });
+    this.compiled =
+      options.compile === false
+        ? undefined
+        : compileTrees(
+            parsed.trees.map((tree, t) => this.codegenTree(tree, t)),
+            { float32Sum: false, catWords: this.catWords },
+          );
+  }
+
+  /** Whether scoring runs generated code (true) or walks the typed arrays. */
+  get isCompiled(): boolean {
+    return this.compiled !== undefined;
+  }
+
+  /** The tree in the code generator's layout: internal nodes first, then leaves. */
+  private codegenTree(tree: ParsedTree, t: number): CodegenTree {
+    const inner = tree.numLeaves - 1;
+    const size = inner + tree.numLeaves;
+    const leaf = new Uint8Array(size);
+    const value = new Float64Array(size);
+    const feature = new Int32Array(size);
+    const threshold = new Float64Array(size);
+    const left = new Int32Array(size);
+    const right = new Int32Array(size);
+    const missingLeft = new Uint8Array(size);
+    const split = new Uint8Array(size);
+    const catStart = new Int32Array(size);
+    const catLength = new Int32Array(size);
+    const root = this.treeRoot[t]!;
+    const leafBase = this.leafIndexBase(t);
+    const nodeOf = (global: number): number => (global >= 0 ? global - root : inner + (~global - leafBase));
+    for (let l = 0; l < tree.numLeaves; l++) {
+      leaf[inner + l] = 1;
+      value[inner + l] = tree.leafValue[l]!;
+    }
+    for (let n = 0; n < inner; n++) {
+      const at = root + n;
+      const kind = this.nodeKind[at]!;
+      feature[n] = this.nodeFeature[at]!;
+      threshold[n] = this.nodeThreshold[at]!;
+      left[n] = nodeOf(this.nodeLeft[at]!);
+      right[n] = nodeOf(this.nodeRight[at]!);
+      missingLeft[n] = this.nodeMissing[at] === this.nodeLeft[at] ? 1 : 0;
+      split[n] =
+        kind === NODE_CATEGORICAL
+          ? SPLIT_CATEGORICAL
+          : kind === NODE_ZERO_MISSING
+            ? SPLIT_LEQ_ZERO_MISSING
+            : SPLIT_LEQ;
+      catStart[n] = this.nodeCatStart[at]!;
+      catLength[n] = this.nodeCatLength[at]!;
+    }
+    const output = this.treeClass[t]!;
+    return { output, leaf, value, feature, threshold, left, right, missingLeft, split, catStart, catLength };
+  }
+
+  private leafIndexBase(t: number): number {
+    let base = 0;
+    for (let i = 0; i < t; i++) base += this.leafCount[i]!;
+    return base;
   }
 
   /**
@@ -163,7 +226,9 @@ export class LightGbmModel {
       }
       const outBase = outOffset + r * classes;
       for (let k = 0; k < classes; k++) out[outBase + k] = 0;
-      if (classes === 1) {
+      if (this.compiled !== undefined) {
+        this.compiled(row, out, outBase);
+      } else if (classes === 1) {
         let sum = 0;
         for (let t = 0; t < trees; t++) sum += leafValue[~this.leaf(roots[t]!, row)]!;
         out[outBase] = sum;
@@ -213,8 +278,7 @@ export class LightGbmModel {
         node = v <= threshold[node]! ? left[node]! : v === v ? right[node]! : missing[node]!;
       } else if (kind[node] === NODE_ZERO_MISSING) {
         // NaN reads as 0.0 here, and 0.0 is the missing value
-        node =
-          v === 0 || v !== v ? missing[node]! : v <= threshold[node]! ? left[node]! : right[node]!;
+        node = v === 0 || v !== v ? missing[node]! : v <= threshold[node]! ? left[node]! : right[node]!;
       } else {
         node = this.categorical(node, v) ? left[node]! : right[node]!;
       }
@@ -268,8 +332,12 @@ export interface ParsedLightGbm {
 }
 
 /** Parses and compiles a LightGBM text model; throws model_invalid / model_unsupported naming the problem. */
-export function loadLightGbmModel(text: string, source = 'model'): LightGbmModel {
-  return new LightGbmModel(parseLightGbmText(text, source));
+export function loadLightGbmModel(
+  text: string,
+  source = 'model',
+  options: { compile?: boolean } = {},
+): LightGbmModel {
+  return new LightGbmModel(parseLightGbmText(text, source), options);
 }
 
 export function parseLightGbmText(text: string, source = 'model'): ParsedLightGbm {
@@ -279,8 +347,7 @@ export function parseLightGbmText(text: string, source = 'model'): ParsedLightGb
     new MlfpError('model_unsupported', `${source}: ${message}`, { field });
 
   const lines = text.split(/\r?\n/);
-  if (lines[0]?.trim() !== 'tree')
-    throw invalid('not a LightGBM text model (first line is not "tree")');
+  if (lines[0]?.trim() !== 'tree') throw invalid('not a LightGBM text model (first line is not "tree")');
   const header = new Map<string, string>();
   let i = 1;
   for (; i < lines.length; i++) {
@@ -343,9 +410,7 @@ export function parseLightGbmText(text: string, source = 'model'): ParsedLightGb
   if (i >= lines.length) throw invalid('the model is truncated ("end of trees" is missing)');
   if (trees.length === 0) throw invalid('the model has no trees');
   if (trees.length % numTreePerIteration !== 0)
-    throw invalid(
-      `${trees.length} trees is not a multiple of num_tree_per_iteration=${numTreePerIteration}`,
-    );
+    throw invalid(`${trees.length} trees is not a multiple of num_tree_per_iteration=${numTreePerIteration}`);
   return {
     version,
     numClass,

@@ -17,39 +17,42 @@ function refusal(modelText: string): { code: string; message: string } {
   throw new Error('model was accepted');
 }
 
-describe.each([
-  ['classifier', 'binary:logistic, 60 trees'],
-  ['regressor', 'reg:squarederror with base_score 0.001'],
-  ['multiclass', 'multi:softprob over 3 classes'],
-])('XGBoost 1.7 case %s (%s)', (name) => {
-  const model = loadXgboostModel(text(`xgboost/${name}/model.json`));
-  const rows = readNumericTable(`xgboost/${name}/rows.csv`, ['row']);
-  const expected = readNumericTable(`xgboost/${name}/expected.csv`, ['row']);
-  const k = model.outputWidth;
+describe.each([true, false])('compiled=%s', (compile) => {
+  describe.each([
+    ['classifier', 'binary:logistic, 60 trees'],
+    ['regressor', 'reg:squarederror with base_score 0.001'],
+    ['multiclass', 'multi:softprob over 3 classes'],
+  ])('XGBoost 1.7 case %s (%s)', (name) => {
+    const model = loadXgboostModel(text(`xgboost/${name}/model.json`), name, { compile });
+    it('runs the requested evaluator', () => expect(model.isCompiled).toBe(compile));
+    const rows = readNumericTable(`xgboost/${name}/rows.csv`, ['row']);
+    const expected = readNumericTable(`xgboost/${name}/expected.csv`, ['row']);
+    const k = model.outputWidth;
 
-  it('uses the model feature names', () => {
-    expect(model.featureNames).toEqual([...FEATURE_COLUMNS]);
-    expect(rows.header).toEqual([...FEATURE_COLUMNS]);
-  });
+    it('uses the model feature names', () => {
+      expect(model.featureNames).toEqual([...FEATURE_COLUMNS]);
+      expect(rows.header).toEqual([...FEATURE_COLUMNS]);
+    });
 
-  it('margins equal XGBoost (float32 sums)', () => {
-    const out = new Float64Array(rows.rows * k);
-    model.predictMargin(rows.values, 0, rows.rows, out, 0);
-    let worst = 0;
-    for (let r = 0; r < rows.rows; r++)
-      for (let j = 0; j < k; j++)
-        worst = Math.max(worst, Math.abs(out[r * k + j]! - expected.values[r * 2 * k + j]!));
-    expect(worst).toBeLessThanOrEqual(1e-6);
-  });
+    it('margins equal XGBoost (float32 sums)', () => {
+      const out = new Float64Array(rows.rows * k);
+      model.predictMargin(rows.values, 0, rows.rows, out, 0);
+      let worst = 0;
+      for (let r = 0; r < rows.rows; r++)
+        for (let j = 0; j < k; j++)
+          worst = Math.max(worst, Math.abs(out[r * k + j]! - expected.values[r * 2 * k + j]!));
+      expect(worst).toBeLessThanOrEqual(1e-6);
+    });
 
-  it('outputs are within 1e-6 of XGBoost on every row (missing inputs, values on thresholds)', () => {
-    const out = new Float64Array(rows.rows * k);
-    model.predict(rows.values, 0, rows.rows, out, 0);
-    let worst = 0;
-    for (let r = 0; r < rows.rows; r++)
-      for (let j = 0; j < k; j++)
-        worst = Math.max(worst, Math.abs(out[r * k + j]! - expected.values[r * 2 * k + k + j]!));
-    expect(worst).toBeLessThanOrEqual(1e-6);
+    it('outputs are within 1e-6 of XGBoost on every row (missing inputs, values on thresholds)', () => {
+      const out = new Float64Array(rows.rows * k);
+      model.predict(rows.values, 0, rows.rows, out, 0);
+      let worst = 0;
+      for (let r = 0; r < rows.rows; r++)
+        for (let j = 0; j < k; j++)
+          worst = Math.max(worst, Math.abs(out[r * k + j]! - expected.values[r * 2 * k + k + j]!));
+      expect(worst).toBeLessThanOrEqual(1e-6);
+    });
   });
 });
 
@@ -92,10 +95,26 @@ describe('XGBoost refusals name the problem', () => {
     ['not JSON', '\u007b\u0000binary', /not JSON/],
     ['no learner', '{"version":[1,7,4]}', /"learner"/],
     ['old version', edit((m) => (m.version = [0, 90, 0])), /0\.90\.0/],
-    ['categorical split', edit((m) => (m.learner.gradient_booster.model.trees[0].split_type[0] = 1)), /categorical/],
-    ['child cycle', edit((m) => (m.learner.gradient_booster.model.trees[0].left_children[0] = 0)), /out of range/],
-    ['feature out of range', edit((m) => (m.learner.gradient_booster.model.trees[0].split_indices[0] = 99)), /split_indices 99/],
-    ['short array', edit((m) => m.learner.gradient_booster.model.trees[1].default_left.pop()), /default_left has/],
+    [
+      'categorical split',
+      edit((m) => (m.learner.gradient_booster.model.trees[0].split_type[0] = 1)),
+      /categorical/,
+    ],
+    [
+      'child cycle',
+      edit((m) => (m.learner.gradient_booster.model.trees[0].left_children[0] = 0)),
+      /out of range/,
+    ],
+    [
+      'feature out of range',
+      edit((m) => (m.learner.gradient_booster.model.trees[0].split_indices[0] = 99)),
+      /split_indices 99/,
+    ],
+    [
+      'short array',
+      edit((m) => m.learner.gradient_booster.model.trees[1].default_left.pop()),
+      /default_left has/,
+    ],
     ['bad base_score', edit((m) => (m.learner.learner_model_param.base_score = 'abc')), /base_score/],
     ['multi-target', edit((m) => (m.learner.learner_model_param.num_target = '2')), /multi-target/],
     ['name count', edit((m) => m.learner.feature_names.pop()), /15 feature names/],

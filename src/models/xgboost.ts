@@ -3,6 +3,7 @@
 // missing values take the default direction, leaf values added one tree at a time to a float margin.
 
 import { MlfpError } from '../errors.js';
+import { compileTrees, SPLIT_LT, type CompiledTrees } from './tree-codegen.js';
 
 export type XgboostObjective = 'reg:squarederror' | 'binary:logistic' | 'multi:softprob';
 const OBJECTIVES: ReadonlySet<string> = new Set<XgboostObjective>([
@@ -34,8 +35,11 @@ export class XgboostModel {
   private readonly nodeRight: Int32Array;
   private readonly nodeDefault: Int32Array;
   private readonly row: Float32Array;
+  /** generated code for the whole ensemble; undefined when interpreting */
+  private readonly compiled: CompiledTrees | undefined;
 
-  constructor(parsed: ParsedXgboost) {
+  /** `compile: false` walks the typed arrays instead of generating code (slower; same results). */
+  constructor(parsed: ParsedXgboost, options: { compile?: boolean } = {}) {
     this.featureNames = parsed.featureNames;
     this.inputWidth = parsed.numFeature;
     this.objective = parsed.objective;
@@ -71,6 +75,28 @@ export class XgboostModel {
       }
       base += tree.left.length;
     });
+    this.compiled =
+      options.compile === false
+        ? undefined
+        : compileTrees(
+            parsed.trees.map((tree, t) => ({
+              output: parsed.treeInfo[t]!,
+              leaf: Uint8Array.from(tree.left, (l) => (l === -1 ? 1 : 0)),
+              value: tree.condition,
+              feature: tree.feature,
+              threshold: tree.condition,
+              left: tree.left,
+              right: tree.right,
+              missingLeft: tree.defaultLeft,
+              split: new Uint8Array(tree.left.length).fill(SPLIT_LT),
+            })),
+            { float32Sum: true },
+          );
+  }
+
+  /** Whether scoring runs generated code (true) or walks the typed arrays. */
+  get isCompiled(): boolean {
+    return this.compiled !== undefined;
   }
 
   /** Margins (base margin + leaf values, float32 additions in tree order) into out[outOffset + row * outputWidth + group]. */
@@ -99,6 +125,10 @@ export class XgboostModel {
       for (let f = 0; f < width; f++) row[f] = input[rowBase + f]!;
       const outBase = outOffset + r * groups;
       for (let k = 0; k < groups; k++) out[outBase + k] = start;
+      if (this.compiled !== undefined) {
+        this.compiled(row, out, outBase);
+        continue;
+      }
       for (let t = 0; t < trees; t++) {
         let node = roots[t]!;
         while (left[node]! !== -1) {
@@ -173,8 +203,12 @@ export interface ParsedXgboost {
   trees: ParsedTree[];
 }
 
-export function loadXgboostModel(text: string, source = 'model'): XgboostModel {
-  return new XgboostModel(parseXgboostJson(text, source));
+export function loadXgboostModel(
+  text: string,
+  source = 'model',
+  options: { compile?: boolean } = {},
+): XgboostModel {
+  return new XgboostModel(parseXgboostJson(text, source), options);
 }
 
 type Json = Record<string, unknown>;
@@ -211,7 +245,8 @@ export function parseXgboostJson(text: string, source = 'model'): ParsedXgboost 
 
   const top = object(root, '');
   const version = array(top.version, 'version').map((v, i) => numberOf(v, `version[${i}]`));
-  if ((version[0] ?? 0) < 1) throw unsupported(`XGBoost ${version.join('.')} JSON is not supported (>= 1.0)`, 'version');
+  if ((version[0] ?? 0) < 1)
+    throw unsupported(`XGBoost ${version.join('.')} JSON is not supported (>= 1.0)`, 'version');
   const learner = object(top.learner, 'learner');
   const booster = object(learner.gradient_booster, 'learner.gradient_booster');
   if (booster.name !== 'gbtree')
@@ -237,11 +272,13 @@ export function parseXgboostJson(text: string, source = 'model'): ParsedXgboost 
   if (objective === 'multi:softprob' && !(Number.isInteger(numClass) && numClass >= 2))
     throw invalid(`multi:softprob with num_class=${numClass}`, 'num_class');
 
-  const names = learner.feature_names === undefined ? [] : array(learner.feature_names, 'learner.feature_names');
+  const names =
+    learner.feature_names === undefined ? [] : array(learner.feature_names, 'learner.feature_names');
   const featureNames = names.length === 0 ? undefined : names.map(String);
   if (featureNames !== undefined && featureNames.length !== numFeature)
     throw invalid(`${featureNames.length} feature names for num_feature=${numFeature}`, 'feature_names');
-  const types = learner.feature_types === undefined ? [] : array(learner.feature_types, 'learner.feature_types');
+  const types =
+    learner.feature_types === undefined ? [] : array(learner.feature_types, 'learner.feature_types');
   if (types.some((t) => t === 'c'))
     throw unsupported('categorical features are not supported', 'feature_types');
 
@@ -283,7 +320,8 @@ export function parseXgboostJson(text: string, source = 'model'): ParsedXgboost 
       ['default_left', defaultLeft],
       ['split_conditions', condition],
     ] as const)
-      if (list.length !== n) throw invalid(`tree ${t}: ${key} has ${list.length} entries, expected ${n}`, key);
+      if (list.length !== n)
+        throw invalid(`tree ${t}: ${key} has ${list.length} entries, expected ${n}`, key);
     if (tree.split_type !== undefined && array(tree.split_type, 'split_type').some((s) => s !== 0))
       throw unsupported(`tree ${t} has categorical splits`, 'split_type');
     for (let i = 0; i < n; i++) {

@@ -7,6 +7,25 @@ import { loadXgboostModel } from './xgboost.js';
 
 const text = (relative: string): string => readFileSync(fixturePath(relative), 'utf8');
 
+// the parts of an XGBoost JSON model the refusal tests edit
+interface XgbJson {
+  version: number[];
+  learner: {
+    feature_names: string[];
+    learner_model_param: Record<string, string>;
+    gradient_booster: {
+      model: {
+        trees: {
+          split_type: number[];
+          left_children: number[];
+          split_indices: number[];
+          default_left: number[];
+        }[];
+      };
+    };
+  };
+}
+
 function refusal(modelText: string): { code: string; message: string } {
   try {
     loadXgboostModel(modelText, 'm');
@@ -86,8 +105,8 @@ describe('XGBoost refusals name the problem', () => {
   });
 
   const good = text('xgboost/classifier/model.json');
-  const edit = (change: (m: any) => void): string => {
-    const m = JSON.parse(good);
+  const edit = (change: (m: XgbJson) => void): string => {
+    const m = JSON.parse(good) as XgbJson;
     change(m);
     return JSON.stringify(m);
   };

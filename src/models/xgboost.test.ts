@@ -116,22 +116,22 @@ describe('XGBoost refusals name the problem', () => {
     ['old version', edit((m) => (m.version = [0, 90, 0])), /0\.90\.0/],
     [
       'categorical split',
-      edit((m) => (m.learner.gradient_booster.model.trees[0].split_type[0] = 1)),
+      edit((m) => (m.learner.gradient_booster.model.trees[0]!.split_type[0] = 1)),
       /categorical/,
     ],
     [
       'child cycle',
-      edit((m) => (m.learner.gradient_booster.model.trees[0].left_children[0] = 0)),
+      edit((m) => (m.learner.gradient_booster.model.trees[0]!.left_children[0] = 0)),
       /out of range/,
     ],
     [
       'feature out of range',
-      edit((m) => (m.learner.gradient_booster.model.trees[0].split_indices[0] = 99)),
+      edit((m) => (m.learner.gradient_booster.model.trees[0]!.split_indices[0] = 99)),
       /split_indices 99/,
     ],
     [
       'short array',
-      edit((m) => m.learner.gradient_booster.model.trees[1].default_left.pop()),
+      edit((m) => m.learner.gradient_booster.model.trees[1]!.default_left.pop()),
       /default_left has/,
     ],
     ['bad base_score', edit((m) => (m.learner.learner_model_param.base_score = 'abc')), /base_score/],

@@ -87,7 +87,9 @@ export async function openModel(source: string, options: OpenModelOptions = {}):
   }
   if (extname(path) === '.json') {
     const head = await readJsonHead(path);
-    if (head.format !== undefined && head.name !== undefined) return openManifest(path, options);
+    // any JSON that is not an XGBoost model or a TF.js model.json is read as a manifest, so that a
+    // broken manifest is reported key by key
+    if (!('learner' in head) && !('modelTopology' in head)) return openManifest(path, options);
   }
   return openBare(path, options);
 }

@@ -138,7 +138,7 @@ describe('ModelRegistry over a model directory', () => {
     const { registry, errors } = await ModelRegistry.fromDirectory(dir);
     expect(errors.map((e) => e.code)).toEqual(['model_invalid']);
     expect(versions(registry)).toEqual(['lgbm-return@1.0.0:live']);
-    await expect(ModelRegistry.fromDirectory(dir, { strict: true })).rejects.toThrow(/bad\/model.json: "learner" is missing or not an object/);
+    await expect(ModelRegistry.fromDirectory(dir, { strict: true })).rejects.toThrow(/bad\/model.json: "version" is missing or not an array/);
     await registry.close();
   });
 });

@@ -27,6 +27,8 @@ export interface ScorerOptions {
   onShadowPrediction?: (prediction: Prediction) => void;
   /** most (symbol) windows kept per timeframe; the least recently updated goes first */
   maxSymbols?: number;
+  /** record, for each output of the latest batch, the index of its vector (-1 for alerts): `lastOutputRows` */
+  trackRows?: boolean;
 }
 
 /** Per-model buffers and the column mapping, made once per model and reused for every batch. */
@@ -108,6 +110,9 @@ export class Scorer {
     skipped: 0,
     modelErrors: 0,
   };
+  /** with `trackRows`: vector index (in the latest batch) of each output it returned; -1 for alerts */
+  lastOutputRows: number[] = [];
+  private readonly trackRows: boolean;
   private readonly onShadow: ((p: Prediction) => void) | undefined;
   private readonly maxSymbols: number;
   private readonly batches = new WeakMap<LoadedModel, ModelBatch>();
@@ -117,6 +122,7 @@ export class Scorer {
     this.registry = registry;
     this.onShadow = options.onShadowPrediction;
     this.maxSymbols = options.maxSymbols ?? 100_000;
+    this.trackRows = options.trackRows === true;
   }
 
   /**
@@ -267,6 +273,7 @@ export class Scorer {
   ): ScoreOutput[] {
     const out: ScoreOutput[] = [];
     const alerts: Alert[] = [];
+    const rows: number[] | undefined = this.trackRows ? [] : undefined;
     const at = now();
     for (let a = 0; a < active.length; a++) {
       const batch = prepared[a];
@@ -321,6 +328,7 @@ export class Scorer {
         };
         if (role === 'live') {
           out.push(prediction);
+          rows?.push(batch.rowOf[r]!);
           this.stats.predictions++;
         } else {
           this.stats.shadowPredictions++;
@@ -341,7 +349,11 @@ export class Scorer {
         );
       }
     }
-    for (const alert of alerts) out.push(alert);
+    for (const alert of alerts) {
+      out.push(alert);
+      rows?.push(-1);
+    }
+    if (rows !== undefined) this.lastOutputRows = rows;
     return out;
   }
 }

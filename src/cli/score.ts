@@ -8,7 +8,7 @@ import { MlfpError, toMlfpError } from '../errors.js';
 import { formatNumberCell, formatTextCell, parseNumberCell, readCsvFile } from '../models/csv-table.js';
 import { openModel, type LoadedModel } from '../models/load-model.js';
 import { ModelRegistry } from '../models/registry.js';
-import { Scorer, type ScoreOutput } from '../models/scorer.js';
+import { Scorer } from '../models/scorer.js';
 
 export interface ScoreCommandOptions {
   /** a model folder (with manifest.json), a manifest file, or a bare model file */
@@ -62,7 +62,14 @@ async function scoreFile(
   // the registry's columns are the model's own inputs: FeatureVector.values holds them in order
   const registry = new ModelRegistry({ columns: features });
   registry.add(model);
-  const scorer = new Scorer(registry, { trackRows: true });
+  const scorer = new Scorer(registry, { maxRunRows: options.batchSize ?? 256 });
+  // outputs of the batch being scored, by vector (row) and as alerts
+  let byVector = new Map<FeatureVector, Prediction>();
+  let alerts: Alert[] = [];
+  scorer.connect((output, vector) => {
+    if (vector === undefined) alerts.push(output as Alert);
+    else byVector.set(vector, output as Prediction);
+  });
   const batchSize = options.batchSize ?? 256;
   const lines = readCsvFile(options.input);
   const first = await lines.next();
@@ -103,17 +110,13 @@ async function scoreFile(
     let batchKeys: string[][] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const outputs = await scorer.scoreBatch(batch, undefined, () => 0);
-      const byRow = new Array<Prediction | undefined>(batch.length);
-      scorer.lastOutputRows.forEach((row, i) => {
-        if (row >= 0) byRow[row] = outputs[i] as Prediction;
-      });
-      for (const o of outputs)
-        if (isAlert(o)) streams.stderr.write(`mlfp score: ${o.subject}: ${o.message ?? ''}\n`);
-      failedRows += outputs.filter(isAlert).reduce((n, a) => n + a.value, 0);
+      scorer.submit(batch);
+      await scorer.whenIdle();
+      for (const a of alerts) streams.stderr.write(`mlfp score: ${a.subject}: ${a.message ?? ''}\n`);
+      failedRows += alerts.reduce((n, a) => n + a.value, 0);
       let text = '';
       for (let i = 0; i < batch.length; i++) {
-        const p = byRow[i];
+        const p = byVector.get(batch[i]!);
         const cells = batchKeys[i]!.map(formatTextCell);
         for (const key of valueKeys) {
           const v = p?.output[key];
@@ -183,8 +186,6 @@ async function scoreFile(
   }
   return 0;
 }
-
-const isAlert = (o: ScoreOutput): o is Alert => !('symbol' in o);
 
 function write(stream: WriteStream, text: string): Promise<void> {
   return new Promise((resolve, reject) => {

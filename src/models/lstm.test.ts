@@ -49,7 +49,7 @@ describe.each([
     }
     const predictions: Prediction[] = [];
     for (let start = 0; start < stream.length; start += 97) {
-      const out = await scorer.scoreBatch(stream.slice(start, start + 97), undefined, () => 0);
+      const out = await scorer.scoreBatch(stream.slice(start, start + 97));
       for (const o of out) if ('symbol' in o) predictions.push(o);
     }
     // the first SEQ-1 bars of each symbol fill the window: no prediction for them
@@ -69,9 +69,9 @@ describe.each([
     const big = new Scorer(registry);
     const one = new Scorer(registry);
     const stream = vectors('X').slice(0, 60);
-    const all = (await big.scoreBatch(stream, undefined, () => 0)) as Prediction[];
+    const all = (await big.scoreBatch(stream)) as Prediction[];
     const single: Prediction[] = [];
-    for (const v of stream) single.push(...((await one.scoreBatch([v], undefined, () => 0)) as Prediction[]));
+    for (const v of stream) single.push(...((await one.scoreBatch([v])) as Prediction[]));
     expect(single.length).toBe(all.length);
     single.forEach((p, i) =>
       expect(Math.abs((p.output.return_pct as number) - (all[i]!.output.return_pct as number))).toBeLessThan(1e-6),
@@ -81,11 +81,11 @@ describe.each([
   it('windows survive snapshot -> restore', async () => {
     const first = new Scorer(registry);
     const stream = vectors('S').slice(0, 40);
-    await first.scoreBatch(stream.slice(0, 30), undefined, () => 0);
+    await first.scoreBatch(stream.slice(0, 30));
     const restored = new Scorer(registry);
     restored.restore(JSON.parse(JSON.stringify(first.snapshot())));
-    const x = (await first.scoreBatch(stream.slice(30), undefined, () => 0)) as Prediction[];
-    const y = (await restored.scoreBatch(stream.slice(30), undefined, () => 0)) as Prediction[];
+    const x = (await first.scoreBatch(stream.slice(30))) as Prediction[];
+    const y = (await restored.scoreBatch(stream.slice(30))) as Prediction[];
     expect(y.map((p) => p.output.return_pct)).toEqual(x.map((p) => p.output.return_pct));
     expect(y.length).toBe(10);
   });

@@ -29,6 +29,7 @@ export class OnnxRuntime implements ModelRuntime {
   readonly outputKind: OutputKind;
   readonly provider: string;
   readonly description: string;
+  readonly synchronous = false;
   private readonly session: ort.InferenceSession;
   private readonly inputName: string;
   private readonly outputName: string;

@@ -71,12 +71,12 @@ describe('ModelRegistry operations', () => {
     r.promote('fake', '2');
     await expect(r.unload('fake', '2')).rejects.toThrow(/is live/);
     r.promote('fake', '1');
-    const held = r.beginBatch();
-    // fake@1 is live and held; make 2 live again so 1 can be unloaded while the batch still holds it
+    r.retain(one);
+    // fake@1 is live and held by a scorer; make 2 live again so 1 can be unloaded while the batch still holds it
     r.promote('fake', '2');
     await r.unload('fake', '1');
     expect(one.runtime.closed).toBe(false);
-    r.endBatch(held);
+    r.release(one);
     await new Promise((resolve) => setImmediate(resolve));
     expect(one.runtime.closed).toBe(true);
     expect(r.list().map((s) => s.version)).toEqual(['2']);

@@ -217,25 +217,20 @@ export class ModelRegistry {
     return this.names.get(name)?.versions.get(version);
   }
 
-  /** The scorer takes the assignment for one batch; models it holds are not closed until it ends. */
-  beginBatch(): readonly ActiveModel[] {
-    const active = this.current;
-    for (const a of active) this.inFlight.set(a.model, (this.inFlight.get(a.model) ?? 0) + 1);
-    return active;
+  /** A scorer holds a model while it has rows for it; a held model is closed only once released. */
+  retain(model: LoadedModel): void {
+    this.inFlight.set(model, (this.inFlight.get(model) ?? 0) + 1);
   }
 
-  endBatch(active: readonly ActiveModel[]): void {
-    for (const a of active) {
-      const left = (this.inFlight.get(a.model) ?? 1) - 1;
-      if (left > 0) this.inFlight.set(a.model, left);
-      else {
-        this.inFlight.delete(a.model);
-        if (this.closeWhenIdle.delete(a.model))
-          a.model.runtime
-            .close()
-            .catch((error: unknown) => this.logger.warn(`closing ${a.model.id}: ${String(error)}`));
-      }
+  release(model: LoadedModel): void {
+    const left = (this.inFlight.get(model) ?? 1) - 1;
+    if (left > 0) {
+      this.inFlight.set(model, left);
+      return;
     }
+    this.inFlight.delete(model);
+    if (this.closeWhenIdle.delete(model))
+      model.runtime.close().catch((error: unknown) => this.logger.warn(`closing ${model.id}: ${String(error)}`));
   }
 
   /** The live / shadow / history of every name, as registry.json holds it. */

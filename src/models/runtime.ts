@@ -21,9 +21,13 @@ export interface ModelRuntime {
   readonly provider: string;
   /** a line saying what the model file is (objective, trees, layers) */
   readonly description: string;
+  /** true when `score` finishes before returning (native trees); false when it returns a promise */
+  readonly synchronous: boolean;
   /**
    * Scores `rows` rows from `input` into `out` (rows x outputWidth). Synchronous runtimes return void
-   * (no promise hop on the hot path); others a promise. Throws (or rejects) MlfpError on failure.
+   * (no promise hop on the hot path); others a promise, after copying what they need from `input`
+   * before returning (the caller refills it while the promise runs; `out` is written until it
+   * settles). Throws (or rejects) MlfpError on failure.
    */
   score(input: Float64Array, rows: number, out: Float64Array): void | Promise<void>;
   close(): Promise<void>;

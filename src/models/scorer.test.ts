@@ -19,14 +19,14 @@ const isPrediction = (o: ScoreOutput): o is Prediction => 'symbol' in o;
 const isAlert = (o: ScoreOutput): o is Alert => 'type' in o;
 
 async function run(scorer: Scorer, vectors: FeatureVector[]): Promise<ScoreOutput[]> {
-  return scorer.scoreBatch(vectors, new Float64Array(vectors.length).fill(10), () => 12);
+  return scorer.scoreBatch(vectors, new Float64Array(vectors.length).fill(10));
 }
 
 describe('Scorer', () => {
   it('maps manifest features to engine columns in manifest order, and reports latency', async () => {
     const registry = new ModelRegistry();
     registry.add(fakeModel(fakeManifest({ inputs: { features: ['rsi_14', 'returns'] } }), { output: (row) => [row[0]! * 1000 + row[1]!] }));
-    const out = await run(new Scorer(registry), [vector('A', 3, '5m', 3, 42)]);
+    const out = await run(new Scorer(registry, { now: () => 12 }), [vector('A', 3, '5m', 3, 42)]);
     expect(out).toEqual([
       { symbol: 'A', timeframe: '5m', ts: 900_000, model: 'fake', version: '1', kind: 'regressor', output: { value: 42_003 }, latencyMs: 2 },
     ]);
@@ -36,7 +36,7 @@ describe('Scorer', () => {
     const registry = new ModelRegistry();
     const model = fakeModel(fakeManifest({ timeframe: '1h' }), { output: () => [1] });
     registry.add(model);
-    const out = await run(new Scorer(registry), [vector('A', 1, '5m'), vector('A', 2, '1h'), vector('B', 2, '5m')]);
+    const out = await run(new Scorer(registry, { now: () => 12 }), [vector('A', 1, '5m'), vector('A', 2, '1h'), vector('B', 2, '5m')]);
     expect(out.filter(isPrediction).map((p) => p.timeframe)).toEqual(['1h']);
     expect(model.runtime.calls).toEqual([1]);
   });
@@ -51,7 +51,7 @@ describe('Scorer', () => {
       ),
     );
     registry.add(fakeModel(fakeManifest({ name: 'skipper', inputs: { features: ['returns'], missing: 'skip' } }), { output: () => [7] }));
-    const scorer = new Scorer(registry);
+    const scorer = new Scorer(registry, { now: () => 12 });
     const out = await run(scorer, [vector('A', 1, '5m', 5, 70), vector('B', 2, '5m', Number.NaN, 30)]);
     expect(seen).toEqual([
       [2, 2],
@@ -72,7 +72,7 @@ describe('Scorer', () => {
     registry.add(
       fakeModel(fakeManifest({ name: 'three', kind: 'classifier', output: { type: 'classes', labels: ['a', 'b', 'c'] } }), { output: () => [0.2, 0.5, 0.3] }, 3),
     );
-    const out = (await run(new Scorer(registry), [vector('A', 7), vector('B', 5)])).filter(isPrediction);
+    const out = (await run(new Scorer(registry, { now: () => 12 }), [vector('A', 7), vector('B', 5)])).filter(isPrediction);
     expect(out.map((p) => p.output)).toEqual([
       { label: 'up', p_down: 1 - 0.7, p_up: 0.7 },
       { label: 'down', p_down: 0.5, p_up: 0.5 },
@@ -85,7 +85,7 @@ describe('Scorer', () => {
     const registry = new ModelRegistry();
     registry.add(fakeModel(fakeManifest({ name: 'broken' }), { throws: () => new Error('kaboom') }));
     registry.add(fakeModel(fakeManifest({ name: 'fine' }), { output: () => [1] }));
-    const scorer = new Scorer(registry);
+    const scorer = new Scorer(registry, { now: () => 12 });
     const out = await run(scorer, [vector('A', 1), vector('B', 1)]);
     expect(out.filter(isPrediction).map((p) => p.model)).toEqual(['fine', 'fine']);
     const alerts = out.filter(isAlert);
@@ -98,7 +98,7 @@ describe('Scorer', () => {
   it('an async model that rejects (wrong shape) is an alert too', async () => {
     const registry = new ModelRegistry();
     registry.add(fakeModel(fakeManifest(), { async: true, throws: () => new MlfpError('model_error', 'output has shape [3] for 2 rows') }));
-    const out = await run(new Scorer(registry), [vector('A', 1), vector('B', 1)]);
+    const out = await run(new Scorer(registry, { now: () => 12 }), [vector('A', 1), vector('B', 1)]);
     expect(out).toHaveLength(1);
     expect((out[0] as Alert).message).toMatch(/shape \[3\]/);
   });
@@ -106,7 +106,7 @@ describe('Scorer', () => {
   it('NaN or infinite outputs drop those rows with a warning alert naming the first', async () => {
     const registry = new ModelRegistry();
     registry.add(fakeModel(fakeManifest(), { output: (row) => [row[0]! === 2 ? Number.NaN : row[0]! === 3 ? Infinity : 1] }));
-    const scorer = new Scorer(registry);
+    const scorer = new Scorer(registry, { now: () => 12 });
     const out = await run(scorer, [vector('A', 1), vector('B', 2), vector('C', 3)]);
     expect(out.filter(isPrediction).map((p) => p.symbol)).toEqual(['A']);
     const alert = out.find(isAlert)!;
@@ -136,7 +136,7 @@ describe('Scorer', () => {
         output: (row) => (windows.push([...row]), [0]),
       }),
     );
-    const scorer = new Scorer(registry);
+    const scorer = new Scorer(registry, { now: () => 12 });
     await run(scorer, [vector('A', 1), vector('A', 2), vector('A', 3)]);
     const revised = { ...vector('A', 3, '5m', 30), revision: 1 };
     await run(scorer, [revised, vector('A', 2, '5m', 99), vector('A', 4)]);
@@ -146,5 +146,31 @@ describe('Scorer', () => {
       [2, 30, 4],
     ]);
     expect(scorer.stats.skipped).toBe(2 + 1);
+  });
+
+  it('an asynchronous model runs at most maxRunRows rows at a time, in order', async () => {
+    const registry = new ModelRegistry();
+    const model = fakeModel(fakeManifest(), { async: true, output: (row) => [row[0]!] });
+    registry.add(model);
+    const scorer = new Scorer(registry, { maxRunRows: 2 });
+    const out = (await scorer.scoreBatch([1, 2, 3, 4, 5].map((i) => vector('A', i)))) as Prediction[];
+    expect(model.runtime.calls).toEqual([2, 2, 1]);
+    expect(out.map((p) => p.output.value)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('a version swapped in while the old one still runs waits for it (per-symbol order holds)', async () => {
+    const registry = new ModelRegistry();
+    registry.add(fakeModel(fakeManifest({ version: '1' }), { async: true, output: () => [1] }));
+    registry.add(fakeModel(fakeManifest({ version: '2' }), { output: () => [2] }));
+    const scorer = new Scorer(registry, { maxRunRows: 1 });
+    const seen: string[] = [];
+    scorer.connect((o) => seen.push(`${(o as Prediction).ts / 300_000}:${(o as Prediction).version}`));
+    scorer.submit([vector('A', 1), vector('A', 2)]);
+    registry.promote('fake', '2');
+    scorer.submit([vector('A', 3)]);
+    // the synchronous v2 did not overtake v1's queued bars
+    expect(seen).toEqual([]);
+    await scorer.whenIdle();
+    expect(seen).toEqual(['1:1', '2:1', '3:2']);
   });
 });

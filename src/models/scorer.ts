@@ -1,6 +1,8 @@
-// Scores a batch of closed-bar feature vectors with every live and shadow model of their timeframe:
-// keeps per-symbol sequence windows, maps and scales the inputs, runs each runtime once per batch and
-// turns outputs into Prediction records; model failures become model_error alerts, counted.
+// Scores closed-bar feature vectors with every live and shadow model of their timeframe. Each model
+// has a lane: rows are assembled in arrival order (per-symbol windows, column mapping, scaling), a
+// synchronous runtime (native trees) scores them at once, an asynchronous one (onnxruntime, TF.js) runs
+// at most `maxRunRows` rows at a time while later rows queue behind it. Outputs go to one sink: live
+// predictions, and model_error alerts (counted) for exceptions, wrong shapes, NaN/Inf outputs.
 
 import type { Alert, FeatureVector, Prediction, Timeframe } from '../domain/types.js';
 import { MlfpError, toMlfpError } from '../errors.js';
@@ -10,6 +12,9 @@ import type { ActiveModel, ModelRegistry } from './registry.js';
 import { SequenceWindows, type WindowSnapshot } from './sequence-windows.js';
 
 export type ScoreOutput = Prediction | Alert;
+
+/** Receives each published output, with the vector it belongs to (undefined for alerts). */
+export type ScoreSink = (output: ScoreOutput, vector: FeatureVector | undefined) => void;
 
 export interface ScorerStats {
   batches: number;
@@ -27,58 +32,79 @@ export interface ScorerOptions {
   onShadowPrediction?: (prediction: Prediction) => void;
   /** most (symbol) windows kept per timeframe; the least recently updated goes first */
   maxSymbols?: number;
-  /** record, for each output of the latest batch, the index of its vector (-1 for alerts): `lastOutputRows` */
-  trackRows?: boolean;
+  /** most rows in one asynchronous inference: bounds how long it blocks the event loop */
+  maxRunRows?: number;
+  /** most rows waiting in one model's lane before submit() refuses more (the models are too slow) */
+  maxPendingRows?: number;
+  /** clock for latencyMs and alert times (the operator passes its scheduler's) */
+  now?: () => number;
 }
 
-/** Per-model buffers and the column mapping, made once per model and reused for every batch. */
-class ModelBatch {
+const EMPTY_ARRIVALS = new Float64Array(0);
+
+/** One model's queue of assembled rows, its buffers and its column mapping. */
+class Lane {
   readonly model: LoadedModel;
+  readonly role: 'live' | 'shadow';
   readonly columns: Int32Array;
   readonly steps: number;
   readonly width: number;
+  readonly rowSize: number;
   readonly outputWidth: number;
   readonly outputKeys: string[];
   readonly labels: string[] | undefined;
   readonly mean: Float64Array | undefined;
   readonly std: Float64Array | undefined;
   readonly missing: 'native' | 'zero' | 'skip';
+  readonly synchronous: boolean;
   input = new Float64Array(0);
   output = new Float64Array(0);
-  /** batch index of each assembled row */
-  rowOf = new Int32Array(0);
+  /** pending rows' vectors and arrival times (rows [0, rows) of `input`) */
+  vectors: FeatureVector[] = [];
+  arrivals = new Float64Array(0);
   rows = 0;
+  running = false;
+  /** the previous lane of the same name and role, still draining: this one waits for it (per-symbol order) */
+  after: Lane | undefined;
 
-  constructor(model: LoadedModel, engineColumns: readonly string[]) {
+  constructor(model: LoadedModel, role: 'live' | 'shadow', engineColumns: readonly string[]) {
     const m = model.manifest;
     this.model = model;
+    this.role = role;
     this.columns = Int32Array.from(m.inputs.features, (f) => engineColumns.indexOf(f));
     this.steps = m.inputs.sequenceLength;
     this.width = m.inputs.features.length;
+    this.rowSize = this.steps * this.width;
     this.outputWidth = model.runtime.outputWidth;
     this.outputKeys = outputNamesOf(m);
     this.labels = m.output.type === 'classes' ? m.output.labels : undefined;
     this.missing = m.inputs.missing;
+    this.synchronous = model.runtime.synchronous;
     if (m.inputs.scaling.kind === 'standard') {
       this.mean = Float64Array.from(m.inputs.scaling.mean);
       this.std = Float64Array.from(m.inputs.scaling.std);
     }
   }
 
-  reserve(rows: number): void {
-    const rowSize = this.steps * this.width;
-    if (this.input.length < rows * rowSize) this.input = new Float64Array(rows * rowSize * 2);
-    if (this.rowOf.length < rows) this.rowOf = new Int32Array(rows * 2);
+  /** Room for `more` rows after the pending ones. */
+  reserve(more: number): void {
+    const rows = this.rows + more;
+    if (this.input.length < rows * this.rowSize) {
+      const grown = new Float64Array(rows * this.rowSize * 2);
+      grown.set(this.input.subarray(0, this.rows * this.rowSize));
+      this.input = grown;
+    }
+    if (this.arrivals.length < rows) {
+      const grown = new Float64Array(rows * 2);
+      grown.set(this.arrivals.subarray(0, this.rows));
+      this.arrivals = grown;
+    }
   }
 
-  reserveOutput(width: number): void {
-    if (this.output.length < this.rows * width) this.output = new Float64Array(this.rows * width * 2);
-  }
-
-  /** Scales row `r` in place and applies the missing-value policy; false when the row must be skipped. */
-  prepareRow(r: number): boolean {
-    const size = this.steps * this.width;
-    const base = r * size;
+  /** Scales the row at `rows` in place and applies the missing-value policy; false = skip it. */
+  prepareRow(): boolean {
+    const size = this.rowSize;
+    const base = this.rows * size;
     const input = this.input;
     const mean = this.mean;
     const std = this.std;
@@ -98,6 +124,19 @@ class ModelBatch {
     }
     return true;
   }
+
+  /** Drops the first `count` pending rows (they went into a run). */
+  shift(count: number): void {
+    if (count === this.rows) {
+      this.rows = 0;
+      this.vectors = [];
+      return;
+    }
+    this.input.copyWithin(0, count * this.rowSize, this.rows * this.rowSize);
+    this.arrivals.copyWithin(0, count, this.rows);
+    this.vectors = this.vectors.slice(count);
+    this.rows -= count;
+  }
 }
 
 export class Scorer {
@@ -110,66 +149,100 @@ export class Scorer {
     skipped: 0,
     modelErrors: 0,
   };
-  /** with `trackRows`: vector index (in the latest batch) of each output it returned; -1 for alerts */
-  lastOutputRows: number[] = [];
-  private readonly trackRows: boolean;
   private readonly onShadow: ((p: Prediction) => void) | undefined;
   private readonly maxSymbols: number;
-  private readonly batches = new WeakMap<LoadedModel, ModelBatch>();
+  private readonly maxRunRows: number;
+  private readonly maxPendingRows: number;
+  private now: () => number;
+  private sink: ScoreSink = () => undefined;
+  /** lanes of the current assignment, rebuilt when the registry's generation changes */
+  private lanes: Lane[] = [];
+  private lanesGeneration = -1;
+  private readonly laneOf = new Map<LoadedModel, Lane>();
+  /** lanes that still have rows or a run after leaving the assignment */
+  private readonly draining = new Set<Lane>();
   private readonly windows = new Map<Timeframe, SequenceWindows>();
+  private idleWaiters: (() => void)[] = [];
 
   constructor(registry: ModelRegistry, options: ScorerOptions = {}) {
     this.registry = registry;
     this.onShadow = options.onShadowPrediction;
     this.maxSymbols = options.maxSymbols ?? 100_000;
-    this.trackRows = options.trackRows === true;
+    this.maxRunRows = options.maxRunRows ?? 256;
+    this.maxPendingRows = options.maxPendingRows ?? 262_144;
+    this.now = options.now ?? (() => performance.timeOrigin + performance.now());
+  }
+
+  /** Where outputs go (the operator's subscriber), and the clock its arrival times use. */
+  connect(sink: ScoreSink, now?: () => number): void {
+    this.sink = sink;
+    if (now !== undefined) this.now = now;
   }
 
   /**
-   * Scores `vectors` (in arrival order) with the models live / shadow when the batch starts. Returns
-   * the published outputs (live predictions, then alerts) synchronously when every runtime is
-   * synchronous (native trees), else a promise. `arrivedAt[i]` is when vector i arrived (for
-   * latencyMs); `now` reads the same clock.
+   * Assembles `vectors` (in arrival order) for the models live / shadow now: synchronous models
+   * publish before this returns, asynchronous ones when their run ends (see whenIdle). `arrivedAt[i]`
+   * is when vector i arrived, on the `now` clock. Throws when a lane is over maxPendingRows.
    */
-  scoreBatch(
-    vectors: readonly FeatureVector[],
-    arrivedAt: Float64Array | undefined,
-    now: () => number,
-  ): ScoreOutput[] | Promise<ScoreOutput[]> {
-    const active = this.registry.beginBatch();
+  submit(vectors: readonly FeatureVector[], arrivedAt?: Float64Array): void {
+    const lanes = this.currentLanes();
     this.stats.batches++;
     this.stats.vectors += vectors.length;
-    let pending: Promise<unknown>[] | undefined;
-    const errors: (MlfpError | undefined)[] = new Array<MlfpError | undefined>(active.length);
-    const prepared: (ModelBatch | undefined)[] = this.assemble(vectors, active);
-    for (let a = 0; a < active.length; a++) {
-      const batch = prepared[a];
-      if (batch === undefined || batch.rows === 0) continue;
-      batch.reserveOutput(batch.outputWidth);
-      try {
-        const result = batch.model.runtime.score(batch.input, batch.rows, batch.output);
-        if (result !== undefined)
-          (pending ??= []).push(
-            result.then(
-              () => undefined,
-              (error: unknown) => {
-                errors[a] = toMlfpError(error, 'model_error');
-              },
-            ),
-          );
-      } catch (error) {
-        errors[a] = toMlfpError(error, 'model_error');
-      }
+    for (const lane of lanes) {
+      if (lane.rows + vectors.length > this.maxPendingRows)
+        throw new MlfpError(
+          'internal',
+          `model ${lane.model.id} has ${lane.rows} rows waiting (maxPendingRows ${this.maxPendingRows}): it is slower than the input`,
+        );
+      lane.reserve(vectors.length);
     }
-    const finish = (): ScoreOutput[] => {
-      try {
-        return this.collect(vectors, arrivedAt, now, active, prepared, errors);
-      } finally {
-        this.registry.endBatch(active);
-      }
-    };
-    if (pending === undefined) return finish();
-    return Promise.all(pending).then(finish);
+    this.assemble(vectors, arrivedAt ?? EMPTY_ARRIVALS, lanes);
+    for (const lane of lanes) if (lane.rows > 0 && !lane.running && lane.after === undefined) this.run(lane);
+  }
+
+  /** True when no rows wait and no inference runs. */
+  get idle(): boolean {
+    for (const lane of this.lanes) if (lane.rows > 0 || lane.running) return false;
+    return this.draining.size === 0;
+  }
+
+  /** Rows waiting or running, all models together (for metrics and back-pressure). */
+  get pendingRows(): number {
+    let rows = 0;
+    for (const lane of this.lanes) rows += lane.rows;
+    for (const lane of this.draining) rows += lane.rows;
+    return rows;
+  }
+
+  /** Resolves once idle (at once when idle now). */
+  whenIdle(): Promise<void> {
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * submit() then wait for every model: the outputs of `vectors`, as an array (synchronously when
+   * every active model is synchronous). For the CLI and tests; not to be mixed with a connected
+   * operator on the same scorer.
+   */
+  scoreBatch(vectors: readonly FeatureVector[], arrivedAt?: Float64Array): ScoreOutput[] | Promise<ScoreOutput[]> {
+    const outputs: ScoreOutput[] = [];
+    const previous = this.sink;
+    this.sink = (o) => outputs.push(o);
+    try {
+      this.submit(vectors, arrivedAt);
+    } catch (error) {
+      this.sink = previous;
+      throw error;
+    }
+    if (this.idle) {
+      this.sink = previous;
+      return outputs;
+    }
+    return this.whenIdle().then(() => {
+      this.sink = previous;
+      return outputs;
+    });
   }
 
   /** Sequence windows as JSON-able state, per timeframe (part of the engine snapshot). */
@@ -180,8 +253,7 @@ export class Scorer {
   }
 
   restore(state: { version: 1; windows: Partial<Record<Timeframe, WindowSnapshot>> }): void {
-    if (state.version !== 1)
-      throw new MlfpError('bad_schema', `scorer snapshot version ${String(state.version)}`);
+    if (state.version !== 1) throw new MlfpError('bad_schema', `scorer snapshot version ${String(state.version)}`);
     this.windows.clear();
     for (const [timeframe, snap] of Object.entries(state.windows) as [Timeframe, WindowSnapshot][]) {
       const w = new SequenceWindows(snap.width, snap.depth, this.maxSymbols);
@@ -190,13 +262,39 @@ export class Scorer {
     }
   }
 
-  private batchOf(model: LoadedModel): ModelBatch {
-    let batch = this.batches.get(model);
-    if (batch === undefined) {
-      batch = new ModelBatch(model, this.registry.columns);
-      this.batches.set(model, batch);
+  /** Lanes for the registry's assignment now; lanes of models that left it finish what they hold. */
+  private currentLanes(): Lane[] {
+    if (this.lanesGeneration === this.registry.generation) return this.lanes;
+    const active: readonly ActiveModel[] = this.registry.assignment();
+    const previous = this.lanes;
+    const next: Lane[] = [];
+    const keep = new Set<Lane>();
+    for (const { model, role } of active) {
+      let lane = this.laneOf.get(model);
+      if (lane === undefined || lane.role !== role) {
+        lane = new Lane(model, role, this.registry.columns);
+        this.registry.retain(model);
+      }
+      keep.add(lane);
+      next.push(lane);
     }
-    return batch;
+    for (const lane of previous) if (!keep.has(lane)) this.retire(lane);
+    this.laneOf.clear();
+    for (const lane of next) {
+      this.laneOf.set(lane.model, lane);
+      if (keep.has(lane) && previous.includes(lane)) continue;
+      // a new lane waits for the draining lane that held its name and role (a swapped version)
+      for (const old of this.draining)
+        if (old.role === lane.role && old.model.manifest.name === lane.model.manifest.name) lane.after = old;
+    }
+    this.lanes = next;
+    this.lanesGeneration = this.registry.generation;
+    return next;
+  }
+
+  private retire(lane: Lane): void {
+    if (lane.rows > 0 || lane.running || lane.after !== undefined) this.draining.add(lane);
+    else this.registry.release(lane.model);
   }
 
   private windowsFor(timeframe: Timeframe, depth: number): SequenceWindows {
@@ -208,24 +306,15 @@ export class Scorer {
     return w;
   }
 
-  /** Builds every model's input rows, updating the windows in arrival order. */
-  private assemble(
-    vectors: readonly FeatureVector[],
-    active: readonly ActiveModel[],
-  ): (ModelBatch | undefined)[] {
-    const prepared = active.map((a) => {
-      const batch = this.batchOf(a.model);
-      batch.rows = 0;
-      batch.reserve(vectors.length);
-      return batch;
-    });
+  /** Appends every lane's input rows, updating the windows in arrival order. */
+  private assemble(vectors: readonly FeatureVector[], arrivedAt: Float64Array, lanes: readonly Lane[]): void {
     // deepest window each timeframe needs, from the sequence models active now
     let sequenceTimeframes: Map<Timeframe, SequenceWindows> | undefined;
-    for (const batch of prepared)
-      if (batch.steps > 1) {
-        const tf = batch.model.manifest.timeframe;
+    for (const lane of lanes)
+      if (lane.steps > 1) {
+        const tf = lane.model.manifest.timeframe;
         sequenceTimeframes ??= new Map();
-        const depth = Math.max(batch.steps, sequenceTimeframes.get(tf)?.depth ?? 0);
+        const depth = Math.max(lane.steps, sequenceTimeframes.get(tf)?.depth ?? 0);
         sequenceTimeframes.set(tf, this.windowsFor(tf, depth));
       }
     for (let i = 0; i < vectors.length; i++) {
@@ -233,128 +322,143 @@ export class Scorer {
       const windows = sequenceTimeframes?.get(vector.timeframe);
       let stale = false;
       if (windows !== undefined) stale = windows.push(vector.symbol, vector.ts, vector.values) === 'stale';
-      for (let a = 0; a < prepared.length; a++) {
-        const batch = prepared[a]!;
-        if (batch.model.manifest.timeframe !== vector.timeframe) continue;
-        const r = batch.rows;
-        const rowSize = batch.steps * batch.width;
-        if (batch.steps > 1) {
-          if (
-            stale ||
-            !windows!.copyWindow(vector.symbol, batch.steps, batch.columns, batch.input, r * rowSize)
-          ) {
+      for (let a = 0; a < lanes.length; a++) {
+        const lane = lanes[a]!;
+        if (lane.model.manifest.timeframe !== vector.timeframe) continue;
+        const base = lane.rows * lane.rowSize;
+        if (lane.steps > 1) {
+          if (stale || !windows!.copyWindow(vector.symbol, lane.steps, lane.columns, lane.input, base)) {
             this.stats.skipped++;
             continue;
           }
         } else {
           const values = vector.values;
-          const columns = batch.columns;
-          const base = r * rowSize;
-          for (let j = 0; j < columns.length; j++) batch.input[base + j] = values[columns[j]!]!;
+          const columns = lane.columns;
+          for (let j = 0; j < columns.length; j++) lane.input[base + j] = values[columns[j]!]!;
         }
-        if (!batch.prepareRow(r)) {
+        if (!lane.prepareRow()) {
           this.stats.skipped++;
           continue;
         }
-        batch.rowOf[r] = i;
-        batch.rows = r + 1;
+        lane.arrivals[lane.rows] = i < arrivedAt.length ? arrivedAt[i]! : Number.NaN;
+        lane.vectors.push(vector);
+        lane.rows++;
       }
     }
-    return prepared;
   }
 
-  private collect(
-    vectors: readonly FeatureVector[],
-    arrivedAt: Float64Array | undefined,
-    now: () => number,
-    active: readonly ActiveModel[],
-    prepared: readonly (ModelBatch | undefined)[],
-    errors: readonly (MlfpError | undefined)[],
-  ): ScoreOutput[] {
-    const out: ScoreOutput[] = [];
-    const alerts: Alert[] = [];
-    const rows: number[] | undefined = this.trackRows ? [] : undefined;
-    const at = now();
-    for (let a = 0; a < active.length; a++) {
-      const batch = prepared[a];
-      if (batch === undefined || batch.rows === 0) continue;
-      const { model, role } = active[a]!;
-      const m = model.manifest;
-      const error = errors[a];
-      if (error !== undefined) {
-        this.stats.modelErrors += batch.rows;
-        alerts.push(
-          modelErrorAlert(
-            model,
-            role,
-            batch.rows,
-            at,
-            `${error.message} (${batch.rows} rows not scored)`,
-            'critical',
-          ),
-        );
+  /** Scores the lane's first rows (all of them when synchronous, at most maxRunRows otherwise). */
+  private run(lane: Lane): void {
+    const rows = lane.synchronous ? lane.rows : Math.min(lane.rows, this.maxRunRows);
+    if (lane.output.length < rows * lane.outputWidth) lane.output = new Float64Array(rows * lane.outputWidth * 2);
+    const vectors = lane.vectors.slice(0, rows);
+    const arrivals = lane.arrivals.slice(0, rows);
+    let result: void | Promise<void>;
+    try {
+      result = lane.model.runtime.score(lane.input, rows, lane.output);
+    } catch (error) {
+      lane.shift(rows);
+      this.publish(lane, vectors, arrivals, toMlfpError(error, 'model_error'));
+      this.settle(lane);
+      return;
+    }
+    lane.shift(rows);
+    if (result === undefined) {
+      this.publish(lane, vectors, arrivals, undefined);
+      this.settle(lane);
+      return;
+    }
+    lane.running = true;
+    result.then(
+      () => this.finishRun(lane, vectors, arrivals, undefined),
+      (error: unknown) => this.finishRun(lane, vectors, arrivals, toMlfpError(error, 'model_error')),
+    );
+  }
+
+  private finishRun(lane: Lane, vectors: FeatureVector[], arrivals: Float64Array, error: MlfpError | undefined): void {
+    lane.running = false;
+    this.publish(lane, vectors, arrivals, error);
+    if (lane.rows > 0) this.run(lane);
+    else this.settle(lane);
+  }
+
+  /** A lane with nothing left: a retired one lets its model go; lanes waiting for it start. */
+  private settle(lane: Lane): void {
+    if (lane.rows > 0 || lane.running || lane.after !== undefined) return;
+    if (this.draining.delete(lane)) {
+      this.registry.release(lane.model);
+      for (const waiting of [...this.lanes, ...this.draining])
+        if (waiting.after === lane) {
+          waiting.after = undefined;
+          if (waiting.rows > 0 && !waiting.running) this.run(waiting);
+          else this.settle(waiting);
+        }
+    }
+    if (this.idleWaiters.length > 0 && this.idle) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Turns a run's outputs into predictions (live: to the sink; shadow: to onShadowPrediction) and alerts. */
+  private publish(lane: Lane, vectors: FeatureVector[], arrivals: Float64Array, error: MlfpError | undefined): void {
+    const { model, role } = lane;
+    const at = this.now();
+    const rows = vectors.length;
+    if (error !== undefined) {
+      this.stats.modelErrors += rows;
+      this.sink(modelErrorAlert(model, role, rows, at, `${error.message} (${rows} rows not scored)`, 'critical'), undefined);
+      return;
+    }
+    const m = model.manifest;
+    const width = lane.outputWidth;
+    const output = lane.output;
+    const labels = lane.labels;
+    const keys = lane.outputKeys;
+    let bad = 0;
+    let firstBad = '';
+    for (let r = 0; r < rows; r++) {
+      const base = r * width;
+      let finite = true;
+      for (let j = 0; j < width; j++) if (!Number.isFinite(output[base + j]!)) finite = false;
+      const vector = vectors[r]!;
+      if (!finite) {
+        bad++;
+        if (firstBad === '') firstBad = `${vector.symbol} ${new Date(vector.ts).toISOString()}`;
         continue;
       }
-      const width = batch.outputWidth;
-      const output = batch.output;
-      const labels = batch.labels;
-      const keys = batch.outputKeys;
-      let bad = 0;
-      let firstBad = '';
-      for (let r = 0; r < batch.rows; r++) {
-        const base = r * width;
-        let finite = true;
-        for (let j = 0; j < width; j++) if (!Number.isFinite(output[base + j]!)) finite = false;
-        const vector = vectors[batch.rowOf[r]!]!;
-        if (!finite) {
-          bad++;
-          if (firstBad === '') firstBad = `${vector.symbol} ${new Date(vector.ts).toISOString()}`;
-          continue;
-        }
-        let result: Record<string, number | string>;
-        if (labels === undefined) {
-          result = {};
-          for (let j = 0; j < width; j++) result[keys[j]!] = output[base + j]!;
-        } else result = classOutput(labels, keys, output, base, width);
-        const prediction: Prediction = {
-          symbol: vector.symbol,
-          timeframe: vector.timeframe,
-          ts: vector.ts,
-          model: m.name,
-          version: m.version,
-          kind: m.kind,
-          output: result,
-          latencyMs: arrivedAt === undefined ? 0 : at - arrivedAt[batch.rowOf[r]!]!,
-        };
-        if (role === 'live') {
-          out.push(prediction);
-          rows?.push(batch.rowOf[r]!);
-          this.stats.predictions++;
-        } else {
-          this.stats.shadowPredictions++;
-          this.onShadow?.(prediction);
-        }
-      }
-      if (bad > 0) {
-        this.stats.modelErrors += bad;
-        alerts.push(
-          modelErrorAlert(
-            model,
-            role,
-            bad,
-            at,
-            `${bad} of ${batch.rows} outputs were NaN or infinite (first: ${firstBad})`,
-            'warning',
-          ),
-        );
+      let result: Record<string, number | string>;
+      if (labels === undefined) {
+        result = {};
+        for (let j = 0; j < width; j++) result[keys[j]!] = output[base + j]!;
+      } else result = classOutput(labels, keys, output, base, width);
+      const arrived = arrivals[r]!;
+      const prediction: Prediction = {
+        symbol: vector.symbol,
+        timeframe: vector.timeframe,
+        ts: vector.ts,
+        model: m.name,
+        version: m.version,
+        kind: m.kind,
+        output: result,
+        latencyMs: arrived === arrived ? at - arrived : 0,
+      };
+      if (role === 'live') {
+        this.stats.predictions++;
+        this.sink(prediction, vector);
+      } else {
+        this.stats.shadowPredictions++;
+        this.onShadow?.(prediction);
       }
     }
-    for (const alert of alerts) {
-      out.push(alert);
-      rows?.push(-1);
+    if (bad > 0) {
+      this.stats.modelErrors += bad;
+      this.sink(
+        modelErrorAlert(model, role, bad, at, `${bad} of ${rows} outputs were NaN or infinite (first: ${firstBad})`, 'warning'),
+        undefined,
+      );
     }
-    if (rows !== undefined) this.lastOutputRows = rows;
-    return out;
   }
 }
 

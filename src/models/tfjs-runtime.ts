@@ -45,6 +45,7 @@ export class TfjsRuntime implements ModelRuntime {
   readonly outputKind: OutputKind;
   readonly provider: string;
   readonly description: string;
+  readonly synchronous = false;
   private readonly tf: TfModule;
   private readonly model: Tf.LayersModel;
   private buffer = new Float32Array(0);

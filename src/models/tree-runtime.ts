@@ -18,6 +18,7 @@ export class TreeRuntime implements ModelRuntime {
   readonly outputKind: OutputKind;
   readonly provider = 'native';
   readonly description: string;
+  readonly synchronous = true;
   private readonly model: LightGbmModel | XgboostModel;
 
   constructor(format: 'lightgbm-txt' | 'xgboost-json', model: LightGbmModel | XgboostModel) {

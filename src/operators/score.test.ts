@@ -58,18 +58,16 @@ describe('scoreFeatures', () => {
     expect(scorer.stats.modelErrors).toBe(2);
   });
 
-  it('fails the stream, naming the limit, when batches pile up behind a slow model', async () => {
+  it('fails the stream, naming the limit, when rows pile up behind a slow model', async () => {
     const registry = new ModelRegistry();
     registry.add(fakeModel(fakeManifest(), { async: true, output: () => [1] }));
     const subject = new Subject<FeatureVector>();
+    const scorer = new Scorer(registry, { maxRunRows: 1, maxPendingRows: 3 });
     const done = lastValueFrom(
-      subject.pipe(
-        scoreFeatures(new Scorer(registry), { maxBatchSize: 1, maxWaitMs: 1, maxQueuedBatches: 3 }),
-        toArray(),
-      ),
+      subject.pipe(scoreFeatures(scorer, { maxBatchSize: 1, maxWaitMs: 1 }), toArray()),
     );
     for (let i = 0; i < 10; i++) subject.next(vector('A', i));
-    await expect(done).rejects.toThrow(/3 batches behind \(maxQueuedBatches 3\)/);
+    await expect(done).rejects.toThrow(/fake@1 has 3 rows waiting \(maxPendingRows 3\)/);
   });
 
   it('hot swap under load: every event scored once by the live version, none mixed, shadows never published', async () => {

@@ -19,6 +19,7 @@ export class FakeRuntime implements ModelRuntime {
   readonly provider = 'fake';
   readonly description = 'fake runtime';
   readonly outputKind: OutputKind;
+  readonly synchronous: boolean;
   readonly calls: number[] = [];
   closed = false;
   constructor(
@@ -28,6 +29,7 @@ export class FakeRuntime implements ModelRuntime {
     readonly behaviour: FakeBehaviour,
   ) {
     this.outputKind = behaviour.outputKind ?? 'value';
+    this.synchronous = behaviour.async !== true;
   }
 
   score(input: Float64Array, rows: number, out: Float64Array): void | Promise<void> {
@@ -42,6 +44,8 @@ export class FakeRuntime implements ModelRuntime {
       }
     };
     if (!this.behaviour.async) return run();
+    // like the real async runtimes: take a copy of the input now, the caller reuses its buffer
+    input = input.slice(0, rows * this.inputWidth * this.sequenceLength);
     return new Promise((resolve, reject) =>
       setImmediate(() => {
         try {

@@ -64,8 +64,8 @@ async function scoreFile(
   registry.add(model);
   const scorer = new Scorer(registry, { maxRunRows: options.batchSize ?? 256 });
   // outputs of the batch being scored, by vector (row) and as alerts
-  let byVector = new Map<FeatureVector, Prediction>();
-  let alerts: Alert[] = [];
+  const byVector = new Map<FeatureVector, Prediction>();
+  const alerts: Alert[] = [];
   scorer.connect((output, vector) => {
     if (vector === undefined) alerts.push(output as Alert);
     else byVector.set(vector, output as Prediction);
@@ -127,6 +127,8 @@ async function scoreFile(
       await write(out, text);
       batch = [];
       batchKeys = [];
+      byVector.clear();
+      alerts.length = 0;
     };
 
     let index = 0;

@@ -52,6 +52,7 @@ export async function openRuntime(
         executionProvider:
           options.executionProvider ?? options.executionProviderFromManifest?.executionProvider,
         threads: options.threads ?? options.executionProviderFromManifest?.threads,
+        worker: options.onnxWorker ?? options.executionProviderFromManifest?.worker,
         logger: options.logger,
       });
     case 'tfjs-layers':

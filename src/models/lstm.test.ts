@@ -23,13 +23,14 @@ function vectors(symbol: string): FeatureVector[] {
 }
 
 describe.each([
-  ['onnx', 'lstm-return'],
-  ['tfjs-layers', 'lstm-return-tfjs'],
-])('LSTM fixture via %s', (_format, folder) => {
+  ['onnx on a worker thread', 'lstm-return', true],
+  ['onnx on the event loop', 'lstm-return', false],
+  ['tfjs-layers', 'lstm-return-tfjs', false],
+])('LSTM fixture via %s', (_how, folder, onnxWorker) => {
   let registry: ModelRegistry;
   beforeAll(async () => {
     registry = new ModelRegistry();
-    await registry.load(`${DEMO_MODELS}${folder}`);
+    await registry.load(`${DEMO_MODELS}${folder}`, { onnxWorker });
   });
   afterAll(() => registry.close());
 

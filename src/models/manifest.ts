@@ -107,9 +107,11 @@ export const manifestSchema = z
         executionProvider: z.enum(EXECUTION_PROVIDERS).default('cpu'),
         /** onnxruntime intra-op threads (1 keeps latency predictable beside the event loop) */
         threads: z.number().int().min(1).max(64).default(1),
+        /** ONNX inference on a worker thread (true) or on the event loop (false) */
+        worker: z.boolean().default(true),
       })
       .strict()
-      .default({ executionProvider: 'cpu', threads: 1 }),
+      .default({ executionProvider: 'cpu', threads: 1, worker: true }),
   })
   .strict()
   .superRefine((m, ctx) => {

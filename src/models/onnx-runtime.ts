@@ -1,10 +1,11 @@
 // ModelRuntime over onnxruntime-node: CPU by default; `cuda` / `tensorrt` when the installed runtime
-// has them, else a warning and CPU. onnxruntime-node runs a session on the event-loop thread after a
-// setImmediate, so a batch blocks the loop for its inference time: the scorer bounds the batch size.
+// has them, else a warning and CPU. By default the session runs on a worker thread: onnxruntime-node
+// runs on the calling thread, and the event loop must not wait for inference.
 
 import * as ort from 'onnxruntime-node';
 import { MlfpError } from '../errors.js';
 import type { ExecutionProvider } from './manifest.js';
+import { OnnxWorkerSession } from './onnx-worker.js';
 import { SILENT_LOGGER, type ModelLogger, type ModelRuntime, type OutputKind } from './runtime.js';
 
 const FLOAT_TYPES = new Set(['float32', 'float64']);
@@ -17,6 +18,8 @@ export function availableExecutionProviders(): string[] {
 export interface OnnxRuntimeOptions {
   executionProvider?: ExecutionProvider;
   threads?: number;
+  /** run the session on a worker thread (default true) */
+  worker?: boolean;
   logger?: ModelLogger;
 }
 
@@ -30,16 +33,19 @@ export class OnnxRuntime implements ModelRuntime {
   readonly provider: string;
   readonly description: string;
   readonly synchronous = false;
-  private readonly session: ort.InferenceSession;
+  private session: ort.InferenceSession | undefined;
+  private worker: OnnxWorkerSession | undefined;
   private readonly inputName: string;
   private readonly outputName: string;
   private readonly inputType: 'float32' | 'float64';
   private readonly rank: number;
   private buffer: Float32Array | Float64Array = new Float32Array(0);
+  private readonly path: string;
 
   constructor(session: ort.InferenceSession, provider: string, path: string) {
     this.session = session;
     this.provider = `onnxruntime:${provider}`;
+    this.path = path;
     if (session.inputMetadata.length !== 1)
       throw new MlfpError(
         'model_unsupported',
@@ -90,30 +96,57 @@ export class OnnxRuntime implements ModelRuntime {
     this.description = `ONNX graph, input ${input.name}[${input.shape.join(', ')}] ${input.type}, output ${output.name}[${output.shape.join(', ')}]`;
   }
 
+  /** Moves inference to a worker thread (the in-thread session, used to read the graph, is released). */
+  async useWorker(worker: OnnxWorkerSession): Promise<void> {
+    const session = this.session;
+    this.worker = worker;
+    this.session = undefined;
+    await session?.release();
+  }
+
+  /** `worker` when inference runs on a worker thread, `event loop` otherwise. */
+  get thread(): string {
+    return this.worker !== undefined ? 'worker' : 'event loop';
+  }
+
   async score(input: Float64Array, rows: number, out: Float64Array): Promise<void> {
     const steps = this.sequenceLength ?? input.length / (rows * this.inputWidth);
     const size = rows * steps * this.inputWidth;
-    if (this.buffer.length < size)
-      this.buffer = this.inputType === 'float32' ? new Float32Array(size) : new Float64Array(size);
-    const data = this.buffer.length === size ? this.buffer : this.buffer.subarray(0, size);
-    data.set(input.subarray(0, size));
     const dims = this.rank === 3 ? [rows, steps, this.inputWidth] : [rows, this.inputWidth];
-    const tensor = new ort.Tensor(this.inputType, data, dims);
-    const result = await this.session.run({ [this.inputName]: tensor }, [this.outputName]);
-    const output = result[this.outputName]!;
-    const values = output.data as Float32Array | Float64Array;
-    const width = this.outputWidth;
-    if (values.length !== rows * width)
+    let values: Float32Array | Float64Array;
+    let shape: readonly number[];
+    if (this.worker !== undefined) {
+      // a fresh buffer per run: it is transferred to the worker thread
+      const data = this.inputType === 'float32' ? new Float32Array(size) : new Float64Array(size);
+      data.set(input.subarray(0, size));
+      const result = await this.worker.run(this.inputName, this.outputName, this.inputType, data, dims);
+      values = result.data;
+      shape = result.dims;
+    } else {
+      if (this.session === undefined) throw new MlfpError('model_error', `${this.path}: the model was closed`);
+      if (this.buffer.length < size)
+        this.buffer = this.inputType === 'float32' ? new Float32Array(size) : new Float64Array(size);
+      const data = this.buffer.length === size ? this.buffer : this.buffer.subarray(0, size);
+      data.set(input.subarray(0, size));
+      const tensor = new ort.Tensor(this.inputType, data, dims);
+      const result = await this.session.run({ [this.inputName]: tensor }, [this.outputName]);
+      const output = result[this.outputName]!;
+      values = output.data as Float32Array | Float64Array;
+      shape = output.dims;
+    }
+    if (values.length !== rows * this.outputWidth)
       throw new MlfpError(
         'model_error',
-        `output "${this.outputName}" has shape [${output.dims.join(', ')}] for ${rows} rows`,
+        `output "${this.outputName}" has shape [${shape.join(', ')}] for ${rows} rows`,
       );
     out.set(values);
-    output.dispose();
   }
 
   async close(): Promise<void> {
-    await this.session.release();
+    await this.worker?.close();
+    await this.session?.release();
+    this.worker = undefined;
+    this.session = undefined;
   }
 }
 
@@ -163,12 +196,21 @@ export async function openOnnxRuntime(path: string, options: OnnxRuntimeOptions 
       );
     }
   }
+  let runtime: OnnxRuntime;
   try {
-    const runtime = new OnnxRuntime(session, active, path);
-    logger.info(`${path}: onnxruntime execution provider ${active}`);
-    return runtime;
+    runtime = new OnnxRuntime(session, active, path);
   } catch (error) {
     await session.release();
     throw error;
   }
+  if (options.worker !== false) {
+    try {
+      const providers = active === 'cpu' ? ['cpu'] : [active, 'cpu'];
+      await runtime.useWorker(await OnnxWorkerSession.start(path, { ...sessionOptions, executionProviders: providers }));
+    } catch (error) {
+      logger.warn(`${path}: no worker thread for onnxruntime (${(error as Error).message}); inference runs on the event loop`);
+    }
+  }
+  logger.info(`${path}: onnxruntime execution provider ${active}, inference on the ${runtime.thread}`);
+  return runtime;
 }

@@ -47,4 +47,6 @@ export interface RuntimeOptions {
   executionProvider?: ExecutionProvider;
   /** overrides the manifest's runtime.threads */
   threads?: number;
+  /** overrides the manifest's runtime.worker (ONNX inference on a worker thread) */
+  onnxWorker?: boolean;
 }

@@ -173,4 +173,14 @@ describe('Scorer', () => {
     await scorer.whenIdle();
     expect(seen).toEqual(['1:1', '2:1', '3:2']);
   });
+
+  it('runs in flight are published in submission order even when a later one finishes first', async () => {
+    const registry = new ModelRegistry();
+    const model = fakeModel(fakeManifest(), { async: true, delayMs: (call) => (call === 0 ? 20 : 0), output: (row) => [row[0]!] });
+    registry.add(model);
+    const scorer = new Scorer(registry, { maxRunRows: 2, maxRunsInFlight: 2 });
+    const out = (await scorer.scoreBatch([1, 2, 3, 4, 5, 6].map((i) => vector('A', i)))) as Prediction[];
+    expect(model.runtime.calls).toEqual([2, 2, 2]);
+    expect(out.map((p) => p.output.value)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
 });

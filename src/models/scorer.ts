@@ -36,11 +36,25 @@ export interface ScorerOptions {
   maxRunRows?: number;
   /** most rows waiting in one model's lane before submit() refuses more (the models are too slow) */
   maxPendingRows?: number;
+  /**
+   * asynchronous runs in flight per model (default 2): a worker-thread session starts the next run
+   * while the event loop publishes the previous one
+   */
+  maxRunsInFlight?: number;
   /** clock for latencyMs and alert times (the operator passes its scheduler's) */
   now?: () => number;
 }
 
 const EMPTY_ARRIVALS = new Float64Array(0);
+
+/** One asynchronous inference: its rows' vectors, arrival times and output. */
+interface Run {
+  vectors: FeatureVector[];
+  arrivals: Float64Array;
+  output: Float64Array;
+  done: boolean;
+  error: MlfpError | undefined;
+}
 
 /** One model's queue of assembled rows, its buffers and its column mapping. */
 class Lane {
@@ -63,7 +77,8 @@ class Lane {
   vectors: FeatureVector[] = [];
   arrivals = new Float64Array(0);
   rows = 0;
-  running = false;
+  /** asynchronous runs in flight, oldest first: published in this order */
+  runs: Run[] = [];
   /** the previous lane of the same name and role, still draining: this one waits for it (per-symbol order) */
   after: Lane | undefined;
 
@@ -153,6 +168,7 @@ export class Scorer {
   private readonly maxSymbols: number;
   private readonly maxRunRows: number;
   private readonly maxPendingRows: number;
+  private readonly maxRunsInFlight: number;
   private now: () => number;
   private sink: ScoreSink = () => undefined;
   /** lanes of the current assignment, rebuilt when the registry's generation changes */
@@ -170,6 +186,7 @@ export class Scorer {
     this.maxSymbols = options.maxSymbols ?? 100_000;
     this.maxRunRows = options.maxRunRows ?? 256;
     this.maxPendingRows = options.maxPendingRows ?? 262_144;
+    this.maxRunsInFlight = options.maxRunsInFlight ?? 2;
     this.now = options.now ?? (() => performance.timeOrigin + performance.now());
   }
 
@@ -197,12 +214,12 @@ export class Scorer {
       lane.reserve(vectors.length);
     }
     this.assemble(vectors, arrivedAt ?? EMPTY_ARRIVALS, lanes);
-    for (const lane of lanes) if (lane.rows > 0 && !lane.running && lane.after === undefined) this.run(lane);
+    for (const lane of lanes) if (lane.rows > 0 && lane.after === undefined) this.run(lane);
   }
 
   /** True when no rows wait and no inference runs. */
   get idle(): boolean {
-    for (const lane of this.lanes) if (lane.rows > 0 || lane.running) return false;
+    for (const lane of this.lanes) if (lane.rows > 0 || lane.runs.length > 0) return false;
     return this.draining.size === 0;
   }
 
@@ -293,7 +310,7 @@ export class Scorer {
   }
 
   private retire(lane: Lane): void {
-    if (lane.rows > 0 || lane.running || lane.after !== undefined) this.draining.add(lane);
+    if (lane.rows > 0 || lane.runs.length > 0 || lane.after !== undefined) this.draining.add(lane);
     else this.registry.release(lane.model);
   }
 
@@ -347,50 +364,73 @@ export class Scorer {
     }
   }
 
-  /** Scores the lane's first rows (all of them when synchronous, at most maxRunRows otherwise). */
+  /**
+   * Scores the lane's pending rows: all of them at once when synchronous; otherwise in runs of at most
+   * maxRunRows, up to maxRunsInFlight at a time.
+   */
   private run(lane: Lane): void {
-    const rows = lane.synchronous ? lane.rows : Math.min(lane.rows, this.maxRunRows);
-    if (lane.output.length < rows * lane.outputWidth) lane.output = new Float64Array(rows * lane.outputWidth * 2);
-    const vectors = lane.vectors.slice(0, rows);
-    const arrivals = lane.arrivals.slice(0, rows);
-    let result: void | Promise<void>;
-    try {
-      result = lane.model.runtime.score(lane.input, rows, lane.output);
-    } catch (error) {
+    if (lane.synchronous) {
+      const rows = lane.rows;
+      if (lane.output.length < rows * lane.outputWidth) lane.output = new Float64Array(rows * lane.outputWidth * 2);
+      const vectors = lane.vectors;
+      const arrivals = lane.arrivals.slice(0, rows);
+      let error: MlfpError | undefined;
+      try {
+        lane.model.runtime.score(lane.input, rows, lane.output);
+      } catch (thrown) {
+        error = toMlfpError(thrown, 'model_error');
+      }
       lane.shift(rows);
-      this.publish(lane, vectors, arrivals, toMlfpError(error, 'model_error'));
+      this.publish(lane, vectors, arrivals, lane.output, error);
       this.settle(lane);
       return;
     }
-    lane.shift(rows);
-    if (result === undefined) {
-      this.publish(lane, vectors, arrivals, undefined);
-      this.settle(lane);
-      return;
+    while (lane.rows > 0 && lane.runs.length < this.maxRunsInFlight) {
+      const rows = Math.min(lane.rows, this.maxRunRows);
+      const run: Run = {
+        vectors: lane.vectors.slice(0, rows),
+        arrivals: lane.arrivals.slice(0, rows),
+        // each run in flight writes its own output
+        output: new Float64Array(rows * lane.outputWidth),
+        done: false,
+        error: undefined,
+      };
+      lane.runs.push(run);
+      let result: void | Promise<void>;
+      try {
+        result = lane.model.runtime.score(lane.input, rows, run.output);
+      } catch (thrown) {
+        result = Promise.reject(thrown as Error);
+      }
+      lane.shift(rows);
+      Promise.resolve(result).then(
+        () => this.finishRun(lane, run, undefined),
+        (error: unknown) => this.finishRun(lane, run, toMlfpError(error, 'model_error')),
+      );
     }
-    lane.running = true;
-    result.then(
-      () => this.finishRun(lane, vectors, arrivals, undefined),
-      (error: unknown) => this.finishRun(lane, vectors, arrivals, toMlfpError(error, 'model_error')),
-    );
   }
 
-  private finishRun(lane: Lane, vectors: FeatureVector[], arrivals: Float64Array, error: MlfpError | undefined): void {
-    lane.running = false;
-    this.publish(lane, vectors, arrivals, error);
-    if (lane.rows > 0) this.run(lane);
-    else this.settle(lane);
+  /** Marks a run done and publishes the finished runs at the head, in order; starts more. */
+  private finishRun(lane: Lane, run: Run, error: MlfpError | undefined): void {
+    run.done = true;
+    run.error = error;
+    while (lane.runs.length > 0 && lane.runs[0]!.done) {
+      const head = lane.runs.shift()!;
+      this.publish(lane, head.vectors, head.arrivals, head.output, head.error);
+    }
+    if (lane.rows > 0 && lane.after === undefined) this.run(lane);
+    this.settle(lane);
   }
 
   /** A lane with nothing left: a retired one lets its model go; lanes waiting for it start. */
   private settle(lane: Lane): void {
-    if (lane.rows > 0 || lane.running || lane.after !== undefined) return;
+    if (lane.rows > 0 || lane.runs.length > 0 || lane.after !== undefined) return;
     if (this.draining.delete(lane)) {
       this.registry.release(lane.model);
       for (const waiting of [...this.lanes, ...this.draining])
         if (waiting.after === lane) {
           waiting.after = undefined;
-          if (waiting.rows > 0 && !waiting.running) this.run(waiting);
+          if (waiting.rows > 0) this.run(waiting);
           else this.settle(waiting);
         }
     }
@@ -402,7 +442,13 @@ export class Scorer {
   }
 
   /** Turns a run's outputs into predictions (live: to the sink; shadow: to onShadowPrediction) and alerts. */
-  private publish(lane: Lane, vectors: FeatureVector[], arrivals: Float64Array, error: MlfpError | undefined): void {
+  private publish(
+    lane: Lane,
+    vectors: FeatureVector[],
+    arrivals: Float64Array,
+    output: Float64Array,
+    error: MlfpError | undefined,
+  ): void {
     const { model, role } = lane;
     const at = this.now();
     const rows = vectors.length;
@@ -413,7 +459,6 @@ export class Scorer {
     }
     const m = model.manifest;
     const width = lane.outputWidth;
-    const output = lane.output;
     const labels = lane.labels;
     const keys = lane.outputKeys;
     let bad = 0;

@@ -10,6 +10,8 @@ export interface FakeBehaviour {
   output?: (row: Float64Array, rowIndex: number) => number[];
   throws?: () => Error | undefined;
   async?: boolean;
+  /** async only: milliseconds before call n (0-based) settles (default: next turn of the loop) */
+  delayMs?: (call: number) => number;
   outputKind?: OutputKind;
 }
 
@@ -46,15 +48,17 @@ export class FakeRuntime implements ModelRuntime {
     if (!this.behaviour.async) return run();
     // like the real async runtimes: take a copy of the input now, the caller reuses its buffer
     input = input.slice(0, rows * this.inputWidth * this.sequenceLength);
+    const settle = (resolve: () => void, reject: (error: Error) => void): void => {
+      try {
+        run();
+        resolve();
+      } catch (error) {
+        reject(error as Error);
+      }
+    };
+    const delay = this.behaviour.delayMs?.(this.calls.length - 1);
     return new Promise((resolve, reject) =>
-      setImmediate(() => {
-        try {
-          run();
-          resolve();
-        } catch (error) {
-          reject(error as Error);
-        }
-      }),
+      delay === undefined ? setImmediate(() => settle(resolve, reject)) : setTimeout(() => settle(resolve, reject), delay),
     );
   }
 

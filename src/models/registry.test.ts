@@ -122,6 +122,12 @@ describe('ModelRegistry over a model directory', () => {
     await writeRegistryState(dir, { version: 1, models: { 'lstm-return': { live: '1.0.0', shadow: '1.0.0-tfjs', history: [] } } });
     expect(await registry.syncDirectory()).toEqual([]);
     expect(versions(registry)).toEqual(['lstm-return@1.0.0:live', 'lstm-return@1.0.0-tfjs:shadow']);
+    expect(await registry.pollDirectory()).toBe(false); // first poll records the stamp
+    await writeRegistryState(dir, { version: 1, models: { 'lstm-return': { live: '1.0.0-tfjs', shadow: null, history: ['1.0.0'] } } });
+    expect(await registry.pollDirectory()).toBe(true);
+    expect(versions(registry)).toEqual(['lstm-return@1.0.0-tfjs:live']);
+    expect(await registry.pollDirectory()).toBe(false);
+    registry.rollback('lstm-return');
     registry.promote('lstm-return', '1.0.0-tfjs');
     await registry.saveState();
     expect((await readRegistryState(dir))?.models['lstm-return']).toEqual({ live: '1.0.0-tfjs', shadow: null, history: ['1.0.0'] });

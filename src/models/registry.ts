@@ -338,25 +338,36 @@ export class ModelRegistry {
     return errors;
   }
 
+  private directoryStamp = '';
+
+  /**
+   * Syncs the directory when its folder list or registry.json changed since the last call (the first
+   * call only records the stamp). Returns whether it synced.
+   */
+  async pollDirectory(): Promise<boolean> {
+    const stamp = await directorySignature(this.directory!);
+    if (stamp === this.directoryStamp) return false;
+    const first = this.directoryStamp === '';
+    this.directoryStamp = stamp;
+    if (first) return false;
+    await this.syncDirectory();
+    return true;
+  }
+
   /** Polls the directory (registry.json and new folders) every `intervalMs`; returns a stop function. */
   watchDirectory(intervalMs = 1000): () => void {
-    let lastSignature = '';
     let running = false;
-    const timer = setInterval(() => {
+    const poll = (): void => {
       if (running) return;
       running = true;
-      directorySignature(this.directory!)
-        .then(async (signature) => {
-          if (signature !== lastSignature) {
-            if (lastSignature !== '') await this.syncDirectory();
-            lastSignature = signature;
-          }
-        })
+      this.pollDirectory()
         .catch((error: unknown) => this.logger.warn(`model directory sync failed: ${String(error)}`))
         .finally(() => {
           running = false;
         });
-    }, intervalMs);
+    };
+    poll();
+    const timer = setInterval(poll, intervalMs);
     timer.unref();
     return () => clearInterval(timer);
   }

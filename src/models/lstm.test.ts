@@ -79,6 +79,16 @@ describe.each([
     );
   });
 
+  it('small runs with two in flight give the same outputs as one big run', async () => {
+    const stream = vectors('R').slice(0, 120);
+    const big = (await new Scorer(registry).scoreBatch(stream)) as Prediction[];
+    const small = (await new Scorer(registry, { maxRunRows: 7, maxRunsInFlight: 2 }).scoreBatch(stream)) as Prediction[];
+    expect(small.map((p) => p.ts)).toEqual(big.map((p) => p.ts));
+    small.forEach((p, i) =>
+      expect(Math.abs((p.output.return_pct as number) - (big[i]!.output.return_pct as number))).toBeLessThan(1e-6),
+    );
+  });
+
   it('windows survive snapshot -> restore', async () => {
     const first = new Scorer(registry);
     const stream = vectors('S').slice(0, 40);

@@ -39,7 +39,6 @@ export class OnnxRuntime implements ModelRuntime {
   private readonly outputName: string;
   private readonly inputType: 'float32' | 'float64';
   private readonly rank: number;
-  private buffer: Float32Array | Float64Array = new Float32Array(0);
   private readonly path: string;
 
   constructor(session: ort.InferenceSession, provider: string, path: string) {
@@ -115,19 +114,16 @@ export class OnnxRuntime implements ModelRuntime {
     const dims = this.rank === 3 ? [rows, steps, this.inputWidth] : [rows, this.inputWidth];
     let values: Float32Array | Float64Array;
     let shape: readonly number[];
+    // a fresh input buffer per run: a worker takes it over, and onnxruntime-node's own run starts only
+    // after a setImmediate, by when the caller may have started the next run
+    const data = this.inputType === 'float32' ? new Float32Array(size) : new Float64Array(size);
+    data.set(input.subarray(0, size));
     if (this.worker !== undefined) {
-      // a fresh buffer per run: it is transferred to the worker thread
-      const data = this.inputType === 'float32' ? new Float32Array(size) : new Float64Array(size);
-      data.set(input.subarray(0, size));
       const result = await this.worker.run(this.inputName, this.outputName, this.inputType, data, dims);
       values = result.data;
       shape = result.dims;
     } else {
       if (this.session === undefined) throw new MlfpError('model_error', `${this.path}: the model was closed`);
-      if (this.buffer.length < size)
-        this.buffer = this.inputType === 'float32' ? new Float32Array(size) : new Float64Array(size);
-      const data = this.buffer.length === size ? this.buffer : this.buffer.subarray(0, size);
-      data.set(input.subarray(0, size));
       const tensor = new ort.Tensor(this.inputType, data, dims);
       const result = await this.session.run({ [this.inputName]: tensor }, [this.outputName]);
       const output = result[this.outputName]!;

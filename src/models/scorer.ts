@@ -223,7 +223,7 @@ export class Scorer {
     return this.draining.size === 0;
   }
 
-  /** Rows waiting or running, all models together (for metrics and back-pressure). */
+  /** Rows assembled and not yet handed to a run, all models together (for metrics). */
   get pendingRows(): number {
     let rows = 0;
     for (const lane of this.lanes) rows += lane.rows;

@@ -17,7 +17,7 @@ export interface ScoreFeaturesOptions {
 
 export const DEFAULT_SCORE_OPTIONS: Readonly<ScoreFeaturesOptions> = {
   maxBatchSize: 256,
-  maxWaitMs: 2,
+  maxWaitMs: 1,
 };
 
 /**

@@ -116,7 +116,7 @@ def main():
     write_manifest(folder, {**common, 'version': '1.0.0', 'format': 'onnx', 'file': 'model.onnx',
                             'description': 'LSTM(16 -> 12) + Dense over the last 16 feature vectors '
                                            '(torch 1.13, exported to ONNX). ' + DEMO_NOTE,
-                            'runtime': {'executionProvider': 'cpu', 'threads': 1}})
+                            'runtime': {'executionProvider': 'cpu', 'threads': 1, 'worker': True}})
     folder = os.path.join(out, 'lstm-return-tfjs')
     os.makedirs(folder, exist_ok=True)
     for name in ('model.json', 'weights.bin'):

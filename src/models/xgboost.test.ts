@@ -76,6 +76,14 @@ describe.each([true, false])('compiled=%s', (compile) => {
 });
 
 describe('XGBoost details', () => {
+  it('reads base_score written as a one-element vector (XGBoost 3)', () => {
+    const m = JSON.parse(text('xgboost/regressor/model.json')) as XgbJson;
+    const plain = loadXgboostModel(JSON.stringify(m));
+    m.learner.learner_model_param.base_score = `[${m.learner.learner_model_param.base_score}]`;
+    expect(loadXgboostModel(JSON.stringify(m)).baseMargin).toBe(plain.baseMargin);
+    expect(plain.baseMargin).toBe(Math.fround(0.001));
+  });
+
   it('a model trained without names has none', () => {
     const model = loadXgboostModel(text('xgboost/unnamed/model.json'));
     expect(model.featureNames).toBeUndefined();

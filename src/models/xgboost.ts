@@ -259,7 +259,12 @@ export function parseXgboostJson(text: string, source = 'model'): ParsedXgboost 
     );
   const objective = objectiveName as XgboostObjective;
   const params = object(learner.learner_model_param, 'learner.learner_model_param');
-  const baseScore = numberOf(params.base_score, 'learner_model_param.base_score');
+  // XGBoost 3 writes a vector, "[5E-1]"; one value is all a single-target model has
+  const baseText = params.base_score;
+  const baseScore = numberOf(
+    typeof baseText === 'string' && /^\[[^,\]]*\]$/.test(baseText) ? baseText.slice(1, -1) : baseText,
+    'learner_model_param.base_score',
+  );
   const numFeature = numberOf(params.num_feature, 'learner_model_param.num_feature');
   const numClass = numberOf(params.num_class ?? '0', 'learner_model_param.num_class');
   const numTarget = numberOf(params.num_target ?? '1', 'learner_model_param.num_target');

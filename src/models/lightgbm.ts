@@ -46,7 +46,8 @@ export class LightGbmModel {
 
   private readonly treeRoot: Int32Array;
   private readonly treeClass: Int32Array;
-  private readonly leafCount: Int32Array;
+  /** index of each tree's first leaf in leafValue */
+  private readonly leafStart: Int32Array;
   private readonly nodeFeature: Int32Array;
   private readonly nodeThreshold: Float64Array;
   private readonly nodeKind: Uint8Array;
@@ -82,7 +83,9 @@ export class LightGbmModel {
     }
     this.treeRoot = new Int32Array(this.treeCount);
     this.treeClass = new Int32Array(this.treeCount);
-    this.leafCount = Int32Array.from(parsed.trees, (tree) => tree.numLeaves);
+    this.leafStart = new Int32Array(this.treeCount);
+    for (let t = 1; t < this.treeCount; t++)
+      this.leafStart[t] = this.leafStart[t - 1]! + parsed.trees[t - 1]!.numLeaves;
     this.nodeFeature = new Int32Array(nodes);
     this.nodeThreshold = new Float64Array(nodes);
     this.nodeKind = new Uint8Array(nodes);
@@ -166,7 +169,7 @@ export class LightGbmModel {
     const catStart = new Int32Array(size);
     const catLength = new Int32Array(size);
     const root = this.treeRoot[t]!;
-    const leafBase = this.leafIndexBase(t);
+    const leafBase = this.leafStart[t]!;
     const nodeOf = (global: number): number => (global >= 0 ? global - root : inner + (~global - leafBase));
     for (let l = 0; l < tree.numLeaves; l++) {
       leaf[inner + l] = 1;
@@ -193,11 +196,6 @@ export class LightGbmModel {
     return { output, leaf, value, feature, threshold, left, right, missingLeft, split, catStart, catLength };
   }
 
-  private leafIndexBase(t: number): number {
-    let base = 0;
-    for (let i = 0; i < t; i++) base += this.leafCount[i]!;
-    return base;
-  }
 
   /**
    * Raw scores (sum of leaf values per class, in file order, from 0.0) of `rows` rows of `inputWidth`

@@ -13,6 +13,8 @@ const OBJECTIVES: ReadonlySet<string> = new Set<XgboostObjective>([
 ]);
 
 const fround = Math.fround;
+/** More inputs than this is a damaged file, not a model (and would allocate gigabytes). */
+const MAX_FEATURES = 1_000_000;
 
 /** A parsed, compiled XGBoost model. `predictMargin` / `predict` allocate nothing. */
 export class XgboostModel {
@@ -269,8 +271,8 @@ export function parseXgboostJson(text: string, source = 'model'): ParsedXgboost 
   const numClass = numberOf(params.num_class ?? '0', 'learner_model_param.num_class');
   const numTarget = numberOf(params.num_target ?? '1', 'learner_model_param.num_target');
   if (numTarget !== 1) throw unsupported(`multi-target models (num_target=${numTarget})`, 'num_target');
-  if (!Number.isInteger(numFeature) || numFeature < 1)
-    throw invalid(`num_feature ${numFeature} is not a positive integer`, 'num_feature');
+  if (!Number.isInteger(numFeature) || numFeature < 1 || numFeature > MAX_FEATURES)
+    throw invalid(`num_feature ${numFeature} is not an integer in 1..${MAX_FEATURES}`, 'num_feature');
   if (objective === 'binary:logistic' && !(baseScore > 0 && baseScore < 1))
     throw invalid(`base_score ${baseScore} is not a probability`, 'base_score');
   const groups = objective === 'multi:softprob' ? numClass : 1;

@@ -1,0 +1,552 @@
+// Scores closed-bar feature vectors with every live and shadow model of their timeframe. Each model
+// has a lane: rows are assembled in arrival order (per-symbol windows, column mapping, scaling), a
+// synchronous runtime (native trees) scores them at once, an asynchronous one (onnxruntime, TF.js) runs
+// at most `maxRunRows` rows at a time while later rows queue behind it. Outputs go to one sink: live
+// predictions, and model_error alerts (counted) for exceptions, wrong shapes, NaN/Inf outputs.
+
+import type { Alert, FeatureVector, Prediction, Timeframe } from '../domain/types.js';
+import { MlfpError, toMlfpError } from '../errors.js';
+import type { LoadedModel } from './load-model.js';
+import { outputNamesOf } from './manifest.js';
+import type { ActiveModel, ModelRegistry } from './registry.js';
+import { SequenceWindows, type WindowSnapshot } from './sequence-windows.js';
+
+export type ScoreOutput = Prediction | Alert;
+
+/** Receives each published output, with the vector it belongs to (undefined for alerts). */
+export type ScoreSink = (output: ScoreOutput, vector: FeatureVector | undefined) => void;
+
+export interface ScorerStats {
+  batches: number;
+  vectors: number;
+  predictions: number;
+  shadowPredictions: number;
+  /** rows not scored: `skip` policy with a missing input, or a sequence window not full yet */
+  skipped: number;
+  /** rows lost to model errors (exceptions, wrong shapes, non-finite outputs) */
+  modelErrors: number;
+}
+
+export interface ScorerOptions {
+  /** receives shadow models' predictions (never published) */
+  onShadowPrediction?: (prediction: Prediction) => void;
+  /** most (symbol) windows kept per timeframe; the least recently updated goes first */
+  maxSymbols?: number;
+  /** most rows in one asynchronous inference: bounds how long it blocks the event loop */
+  maxRunRows?: number;
+  /** most rows waiting in one model's lane before submit() refuses more (the models are too slow) */
+  maxPendingRows?: number;
+  /**
+   * asynchronous runs in flight per model (default 2): a worker-thread session starts the next run
+   * while the event loop publishes the previous one
+   */
+  maxRunsInFlight?: number;
+  /** clock for latencyMs and alert times (the operator passes its scheduler's) */
+  now?: () => number;
+}
+
+const EMPTY_ARRIVALS = new Float64Array(0);
+
+/** One asynchronous inference: its rows' vectors, arrival times and output. */
+interface Run {
+  vectors: FeatureVector[];
+  arrivals: Float64Array;
+  output: Float64Array;
+  done: boolean;
+  error: MlfpError | undefined;
+}
+
+/** One model's queue of assembled rows, its buffers and its column mapping. */
+class Lane {
+  readonly model: LoadedModel;
+  readonly role: 'live' | 'shadow';
+  readonly columns: Int32Array;
+  readonly steps: number;
+  readonly width: number;
+  readonly rowSize: number;
+  readonly outputWidth: number;
+  readonly outputKeys: string[];
+  readonly labels: string[] | undefined;
+  readonly mean: Float64Array | undefined;
+  readonly std: Float64Array | undefined;
+  readonly missing: 'native' | 'zero' | 'skip';
+  readonly synchronous: boolean;
+  input = new Float64Array(0);
+  output = new Float64Array(0);
+  /** pending rows' vectors and arrival times (rows [0, rows) of `input`) */
+  vectors: FeatureVector[] = [];
+  arrivals = new Float64Array(0);
+  rows = 0;
+  /** asynchronous runs in flight, oldest first: published in this order */
+  runs: Run[] = [];
+  /** the previous lane of the same name and role, still draining: this one waits for it (per-symbol order) */
+  after: Lane | undefined;
+
+  constructor(model: LoadedModel, role: 'live' | 'shadow', engineColumns: readonly string[]) {
+    const m = model.manifest;
+    this.model = model;
+    this.role = role;
+    this.columns = Int32Array.from(m.inputs.features, (f) => engineColumns.indexOf(f));
+    this.steps = m.inputs.sequenceLength;
+    this.width = m.inputs.features.length;
+    this.rowSize = this.steps * this.width;
+    this.outputWidth = model.runtime.outputWidth;
+    this.outputKeys = outputNamesOf(m);
+    this.labels = m.output.type === 'classes' ? m.output.labels : undefined;
+    this.missing = m.inputs.missing;
+    this.synchronous = model.runtime.synchronous;
+    if (m.inputs.scaling.kind === 'standard') {
+      this.mean = Float64Array.from(m.inputs.scaling.mean);
+      this.std = Float64Array.from(m.inputs.scaling.std);
+    }
+  }
+
+  /** Room for `more` rows after the pending ones. */
+  reserve(more: number): void {
+    const rows = this.rows + more;
+    if (this.input.length < rows * this.rowSize) {
+      const grown = new Float64Array(rows * this.rowSize * 2);
+      grown.set(this.input.subarray(0, this.rows * this.rowSize));
+      this.input = grown;
+    }
+    if (this.arrivals.length < rows) {
+      const grown = new Float64Array(rows * 2);
+      grown.set(this.arrivals.subarray(0, this.rows));
+      this.arrivals = grown;
+    }
+  }
+
+  /** Scales the row at `rows` in place and applies the missing-value policy; false = skip it. */
+  prepareRow(): boolean {
+    const size = this.rowSize;
+    const base = this.rows * size;
+    const input = this.input;
+    const mean = this.mean;
+    const std = this.std;
+    const width = this.width;
+    for (let i = 0; i < size; i++) {
+      let v = input[base + i]!;
+      if (mean !== undefined) {
+        const j = i % width;
+        // (x - mean) / std, the same double operations as numpy in the training script
+        v = (v - mean[j]!) / std![j]!;
+      }
+      if (v !== v) {
+        if (this.missing === 'skip') return false;
+        if (this.missing === 'zero') v = 0;
+      }
+      input[base + i] = v;
+    }
+    return true;
+  }
+
+  /** Drops the first `count` pending rows (they went into a run). */
+  shift(count: number): void {
+    if (count === this.rows) {
+      this.rows = 0;
+      this.vectors = [];
+      return;
+    }
+    this.input.copyWithin(0, count * this.rowSize, this.rows * this.rowSize);
+    this.arrivals.copyWithin(0, count, this.rows);
+    this.vectors = this.vectors.slice(count);
+    this.rows -= count;
+  }
+}
+
+export class Scorer {
+  readonly registry: ModelRegistry;
+  readonly stats: ScorerStats = {
+    batches: 0,
+    vectors: 0,
+    predictions: 0,
+    shadowPredictions: 0,
+    skipped: 0,
+    modelErrors: 0,
+  };
+  private readonly onShadow: ((p: Prediction) => void) | undefined;
+  private readonly maxSymbols: number;
+  private readonly maxRunRows: number;
+  private readonly maxPendingRows: number;
+  private readonly maxRunsInFlight: number;
+  private now: () => number;
+  private sink: ScoreSink = () => undefined;
+  /** lanes of the current assignment, rebuilt when the registry's generation changes */
+  private lanes: Lane[] = [];
+  private lanesGeneration = -1;
+  private readonly laneOf = new Map<LoadedModel, Lane>();
+  /** lanes that still have rows or a run after leaving the assignment */
+  private readonly draining = new Set<Lane>();
+  private readonly windows = new Map<Timeframe, SequenceWindows>();
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(registry: ModelRegistry, options: ScorerOptions = {}) {
+    this.registry = registry;
+    this.onShadow = options.onShadowPrediction;
+    this.maxSymbols = options.maxSymbols ?? 100_000;
+    this.maxRunRows = options.maxRunRows ?? 256;
+    this.maxPendingRows = options.maxPendingRows ?? 262_144;
+    this.maxRunsInFlight = options.maxRunsInFlight ?? 2;
+    this.now = options.now ?? (() => performance.timeOrigin + performance.now());
+  }
+
+  /** Where outputs go (the operator's subscriber), and the clock its arrival times use. */
+  connect(sink: ScoreSink, now?: () => number): void {
+    this.sink = sink;
+    if (now !== undefined) this.now = now;
+  }
+
+  /**
+   * Assembles `vectors` (in arrival order) for the models live / shadow now: synchronous models
+   * publish before this returns, asynchronous ones when their run ends (see whenIdle). `arrivedAt[i]`
+   * is when vector i arrived, on the `now` clock. Throws when a lane is over maxPendingRows.
+   */
+  submit(vectors: readonly FeatureVector[], arrivedAt?: Float64Array): void {
+    const lanes = this.currentLanes();
+    this.stats.batches++;
+    this.stats.vectors += vectors.length;
+    for (const lane of lanes) {
+      if (lane.rows + vectors.length > this.maxPendingRows)
+        throw new MlfpError(
+          'internal',
+          `model ${lane.model.id} has ${lane.rows} rows waiting (maxPendingRows ${this.maxPendingRows}): it is slower than the input`,
+        );
+      lane.reserve(vectors.length);
+    }
+    this.assemble(vectors, arrivedAt ?? EMPTY_ARRIVALS, lanes);
+    for (const lane of lanes) if (lane.rows > 0 && lane.after === undefined) this.run(lane);
+  }
+
+  /** True when no rows wait and no inference runs. */
+  get idle(): boolean {
+    for (const lane of this.lanes) if (lane.rows > 0 || lane.runs.length > 0) return false;
+    return this.draining.size === 0;
+  }
+
+  /** Rows assembled and not yet handed to a run, all models together (for metrics). */
+  get pendingRows(): number {
+    let rows = 0;
+    for (const lane of this.lanes) rows += lane.rows;
+    for (const lane of this.draining) rows += lane.rows;
+    return rows;
+  }
+
+  /** Resolves once idle (at once when idle now). */
+  whenIdle(): Promise<void> {
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * submit() then wait for every model: the outputs of `vectors`, as an array (synchronously when
+   * every active model is synchronous). For the CLI and tests; not to be mixed with a connected
+   * operator on the same scorer.
+   */
+  scoreBatch(vectors: readonly FeatureVector[], arrivedAt?: Float64Array): ScoreOutput[] | Promise<ScoreOutput[]> {
+    const outputs: ScoreOutput[] = [];
+    const previous = this.sink;
+    this.sink = (o) => outputs.push(o);
+    try {
+      this.submit(vectors, arrivedAt);
+    } catch (error) {
+      this.sink = previous;
+      throw error;
+    }
+    if (this.idle) {
+      this.sink = previous;
+      return outputs;
+    }
+    return this.whenIdle().then(() => {
+      this.sink = previous;
+      return outputs;
+    });
+  }
+
+  /** Sequence windows as JSON-able state, per timeframe (part of the engine snapshot). */
+  snapshot(): { version: 1; windows: Partial<Record<Timeframe, WindowSnapshot>> } {
+    const windows: Partial<Record<Timeframe, WindowSnapshot>> = {};
+    for (const [timeframe, w] of this.windows) windows[timeframe] = w.snapshot();
+    return { version: 1, windows };
+  }
+
+  restore(state: { version: 1; windows: Partial<Record<Timeframe, WindowSnapshot>> }): void {
+    if (state.version !== 1) throw new MlfpError('bad_schema', `scorer snapshot version ${String(state.version)}`);
+    this.windows.clear();
+    for (const [timeframe, snap] of Object.entries(state.windows) as [Timeframe, WindowSnapshot][]) {
+      const w = new SequenceWindows(snap.width, snap.depth, this.maxSymbols);
+      w.restore(snap);
+      this.windows.set(timeframe, w);
+    }
+  }
+
+  /** Lanes for the registry's assignment now; lanes of models that left it finish what they hold. */
+  private currentLanes(): Lane[] {
+    if (this.lanesGeneration === this.registry.generation) return this.lanes;
+    const active: readonly ActiveModel[] = this.registry.assignment();
+    const previous = this.lanes;
+    const next: Lane[] = [];
+    const keep = new Set<Lane>();
+    for (const { model, role } of active) {
+      let lane = this.laneOf.get(model);
+      if (lane === undefined || lane.role !== role) {
+        lane = new Lane(model, role, this.registry.columns);
+        this.registry.retain(model);
+      }
+      keep.add(lane);
+      next.push(lane);
+    }
+    for (const lane of previous) if (!keep.has(lane)) this.retire(lane);
+    this.laneOf.clear();
+    for (const lane of next) {
+      this.laneOf.set(lane.model, lane);
+      if (keep.has(lane) && previous.includes(lane)) continue;
+      // a new lane waits for the draining lane that held its name and role (a swapped version)
+      for (const old of this.draining)
+        if (old.role === lane.role && old.model.manifest.name === lane.model.manifest.name) lane.after = old;
+    }
+    this.lanes = next;
+    this.lanesGeneration = this.registry.generation;
+    return next;
+  }
+
+  private retire(lane: Lane): void {
+    if (lane.rows > 0 || lane.runs.length > 0 || lane.after !== undefined) this.draining.add(lane);
+    else this.registry.release(lane.model);
+  }
+
+  private windowsFor(timeframe: Timeframe, depth: number): SequenceWindows {
+    let w = this.windows.get(timeframe);
+    if (w === undefined) {
+      w = new SequenceWindows(this.registry.columns.length, depth, this.maxSymbols);
+      this.windows.set(timeframe, w);
+    } else w.ensureDepth(depth);
+    return w;
+  }
+
+  /** Appends every lane's input rows, updating the windows in arrival order. */
+  private assemble(vectors: readonly FeatureVector[], arrivedAt: Float64Array, lanes: readonly Lane[]): void {
+    // deepest window each timeframe needs, from the sequence models active now
+    let sequenceTimeframes: Map<Timeframe, SequenceWindows> | undefined;
+    for (const lane of lanes)
+      if (lane.steps > 1) {
+        const tf = lane.model.manifest.timeframe;
+        sequenceTimeframes ??= new Map();
+        const depth = Math.max(lane.steps, sequenceTimeframes.get(tf)?.depth ?? 0);
+        sequenceTimeframes.set(tf, this.windowsFor(tf, depth));
+      }
+    for (let i = 0; i < vectors.length; i++) {
+      const vector = vectors[i]!;
+      const windows = sequenceTimeframes?.get(vector.timeframe);
+      let stale = false;
+      if (windows !== undefined) stale = windows.push(vector.symbol, vector.ts, vector.values) === 'stale';
+      for (let a = 0; a < lanes.length; a++) {
+        const lane = lanes[a]!;
+        if (lane.model.manifest.timeframe !== vector.timeframe) continue;
+        const base = lane.rows * lane.rowSize;
+        if (lane.steps > 1) {
+          if (stale || !windows!.copyWindow(vector.symbol, lane.steps, lane.columns, lane.input, base)) {
+            this.stats.skipped++;
+            continue;
+          }
+        } else {
+          const values = vector.values;
+          const columns = lane.columns;
+          for (let j = 0; j < columns.length; j++) lane.input[base + j] = values[columns[j]!]!;
+        }
+        if (!lane.prepareRow()) {
+          this.stats.skipped++;
+          continue;
+        }
+        lane.arrivals[lane.rows] = i < arrivedAt.length ? arrivedAt[i]! : Number.NaN;
+        lane.vectors.push(vector);
+        lane.rows++;
+      }
+    }
+  }
+
+  /**
+   * Scores the lane's pending rows: all of them at once when synchronous; otherwise in runs of at most
+   * maxRunRows, up to maxRunsInFlight at a time.
+   */
+  private run(lane: Lane): void {
+    if (lane.synchronous) {
+      const rows = lane.rows;
+      if (lane.output.length < rows * lane.outputWidth) lane.output = new Float64Array(rows * lane.outputWidth * 2);
+      const vectors = lane.vectors;
+      const arrivals = lane.arrivals.slice(0, rows);
+      let error: MlfpError | undefined;
+      try {
+        lane.model.runtime.score(lane.input, rows, lane.output);
+      } catch (thrown) {
+        error = toMlfpError(thrown, 'model_error');
+      }
+      lane.shift(rows);
+      this.publish(lane, vectors, arrivals, lane.output, error);
+      this.settle(lane);
+      return;
+    }
+    while (lane.rows > 0 && lane.runs.length < this.maxRunsInFlight) {
+      const rows = Math.min(lane.rows, this.maxRunRows);
+      const run: Run = {
+        vectors: lane.vectors.slice(0, rows),
+        arrivals: lane.arrivals.slice(0, rows),
+        // each run in flight writes its own output
+        output: new Float64Array(rows * lane.outputWidth),
+        done: false,
+        error: undefined,
+      };
+      lane.runs.push(run);
+      let result: void | Promise<void>;
+      try {
+        result = lane.model.runtime.score(lane.input, rows, run.output);
+      } catch (thrown) {
+        result = Promise.reject(thrown as Error);
+      }
+      lane.shift(rows);
+      Promise.resolve(result).then(
+        () => this.finishRun(lane, run, undefined),
+        (error: unknown) => this.finishRun(lane, run, toMlfpError(error, 'model_error')),
+      );
+    }
+  }
+
+  /** Marks a run done and publishes the finished runs at the head, in order; starts more. */
+  private finishRun(lane: Lane, run: Run, error: MlfpError | undefined): void {
+    run.done = true;
+    run.error = error;
+    while (lane.runs.length > 0 && lane.runs[0]!.done) {
+      const head = lane.runs.shift()!;
+      this.publish(lane, head.vectors, head.arrivals, head.output, head.error);
+    }
+    if (lane.rows > 0 && lane.after === undefined) this.run(lane);
+    this.settle(lane);
+  }
+
+  /** A lane with nothing left: a retired one lets its model go; lanes waiting for it start. */
+  private settle(lane: Lane): void {
+    if (lane.rows > 0 || lane.runs.length > 0 || lane.after !== undefined) return;
+    if (this.draining.delete(lane)) {
+      this.registry.release(lane.model);
+      for (const waiting of [...this.lanes, ...this.draining])
+        if (waiting.after === lane) {
+          waiting.after = undefined;
+          if (waiting.rows > 0) this.run(waiting);
+          else this.settle(waiting);
+        }
+    }
+    if (this.idleWaiters.length > 0 && this.idle) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Turns a run's outputs into predictions (live: to the sink; shadow: to onShadowPrediction) and alerts. */
+  private publish(
+    lane: Lane,
+    vectors: FeatureVector[],
+    arrivals: Float64Array,
+    output: Float64Array,
+    error: MlfpError | undefined,
+  ): void {
+    const { model, role } = lane;
+    const at = this.now();
+    const rows = vectors.length;
+    if (error !== undefined) {
+      this.stats.modelErrors += rows;
+      this.sink(modelErrorAlert(model, role, rows, at, `${error.message} (${rows} rows not scored)`, 'critical'), undefined);
+      return;
+    }
+    const m = model.manifest;
+    const width = lane.outputWidth;
+    const labels = lane.labels;
+    const keys = lane.outputKeys;
+    let bad = 0;
+    let firstBad = '';
+    for (let r = 0; r < rows; r++) {
+      const base = r * width;
+      let finite = true;
+      for (let j = 0; j < width; j++) if (!Number.isFinite(output[base + j]!)) finite = false;
+      const vector = vectors[r]!;
+      if (!finite) {
+        bad++;
+        if (firstBad === '') firstBad = `${vector.symbol} ${new Date(vector.ts).toISOString()}`;
+        continue;
+      }
+      let result: Record<string, number | string>;
+      if (labels === undefined) {
+        result = {};
+        for (let j = 0; j < width; j++) result[keys[j]!] = output[base + j]!;
+      } else result = classOutput(labels, keys, output, base, width);
+      const arrived = arrivals[r]!;
+      const prediction: Prediction = {
+        symbol: vector.symbol,
+        timeframe: vector.timeframe,
+        ts: vector.ts,
+        model: m.name,
+        version: m.version,
+        kind: m.kind,
+        output: result,
+        latencyMs: arrived === arrived ? at - arrived : 0,
+      };
+      if (role === 'live') {
+        this.stats.predictions++;
+        this.sink(prediction, vector);
+      } else {
+        this.stats.shadowPredictions++;
+        this.onShadow?.(prediction);
+      }
+    }
+    if (bad > 0) {
+      this.stats.modelErrors += bad;
+      this.sink(
+        modelErrorAlert(model, role, bad, at, `${bad} of ${rows} outputs were NaN or infinite (first: ${firstBad})`, 'warning'),
+        undefined,
+      );
+    }
+  }
+}
+
+/** `label` (the most probable class; the first on a tie) and `p_<label>` per class. */
+function classOutput(
+  labels: readonly string[],
+  keys: readonly string[],
+  output: Float64Array,
+  base: number,
+  width: number,
+): Record<string, number | string> {
+  const result: Record<string, number | string> = {};
+  if (width === 1) {
+    // binary model: its one output is P(second label)
+    const p1 = output[base]!;
+    result.label = p1 > 0.5 ? labels[1]! : labels[0]!;
+    result[keys[0]!] = 1 - p1;
+    result[keys[1]!] = p1;
+    return result;
+  }
+  let best = 0;
+  for (let j = 1; j < width; j++) if (output[base + j]! > output[base + best]!) best = j;
+  result.label = labels[best]!;
+  for (let j = 0; j < width; j++) result[keys[j]!] = output[base + j]!;
+  return result;
+}
+
+function modelErrorAlert(
+  model: LoadedModel,
+  role: 'live' | 'shadow',
+  count: number,
+  ts: number,
+  message: string,
+  severity: 'warning' | 'critical',
+): Alert {
+  return {
+    type: 'model_error',
+    state: 'firing',
+    severity,
+    subject: role === 'live' ? model.id : `${model.id} (shadow)`,
+    value: count,
+    threshold: 0,
+    ts,
+    message,
+  };
+}

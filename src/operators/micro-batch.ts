@@ -1,0 +1,79 @@
+// microBatch: groups a stream into arrays, flushed at `maxBatchSize` items or `maxWaitMs` after the
+// first item of a batch, whichever comes first; records each item's arrival time (for latency).
+
+import {
+  asyncScheduler,
+  Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
+import { MlfpError } from '../errors.js';
+
+export interface MicroBatch<T> {
+  items: T[];
+  /** scheduler.now() when each item arrived */
+  arrivedAt: Float64Array;
+}
+
+export interface MicroBatchOptions {
+  maxBatchSize: number;
+  maxWaitMs: number;
+}
+
+export function checkMicroBatchOptions(options: MicroBatchOptions): void {
+  if (!(
+    Number.isInteger(options.maxBatchSize) &&
+    options.maxBatchSize >= 1 &&
+    options.maxBatchSize <= 1_000_000
+  ))
+    throw new MlfpError('config_invalid', `maxBatchSize must be an integer in 1..1000000`, {
+      field: 'maxBatchSize',
+      value: options.maxBatchSize,
+    });
+  if (!(Number.isFinite(options.maxWaitMs) && options.maxWaitMs >= 0 && options.maxWaitMs <= 60_000))
+    throw new MlfpError('config_invalid', `maxWaitMs must be in 0..60000`, {
+      field: 'maxWaitMs',
+      value: options.maxWaitMs,
+    });
+}
+
+export function microBatch<T>(
+  options: MicroBatchOptions,
+  scheduler: SchedulerLike = asyncScheduler,
+): OperatorFunction<T, MicroBatch<T>> {
+  checkMicroBatchOptions(options);
+  const { maxBatchSize, maxWaitMs } = options;
+  return (source) =>
+    new Observable<MicroBatch<T>>((subscriber) => {
+      let items: T[] = [];
+      let arrivedAt = new Float64Array(maxBatchSize);
+      let timer: Subscription | undefined;
+      const flush = (): void => {
+        timer?.unsubscribe();
+        timer = undefined;
+        if (items.length === 0) return;
+        const batch = { items, arrivedAt: arrivedAt.subarray(0, items.length) };
+        items = [];
+        arrivedAt = new Float64Array(maxBatchSize);
+        subscriber.next(batch);
+      };
+      const subscription = source.subscribe({
+        next: (item) => {
+          arrivedAt[items.length] = scheduler.now();
+          items.push(item);
+          if (items.length >= maxBatchSize) flush();
+          else if (timer === undefined) timer = scheduler.schedule(flush, maxWaitMs);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          flush();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        timer?.unsubscribe();
+        subscription.unsubscribe();
+      };
+    });
+}

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { Subject, type SchedulerLike, asyncScheduler } from 'rxjs';
 import type { FeatureVector, Prediction } from '../src/domain/types.js';
 import { FEATURE_COLUMNS } from '../src/domain/types.js';
-import { parseCsvText, parseNumberCell } from '../src/models/csv-table.js';
+import { parseCsvText, parseNumberCell } from '../src/streams/csv.js';
 import { loadLightGbmModel, type LightGbmModel } from '../src/models/lightgbm.js';
 import { openModel } from '../src/models/load-model.js';
 import { openOnnxRuntime } from '../src/models/onnx-runtime.js';

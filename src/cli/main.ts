@@ -7,6 +7,8 @@ import { TIMEFRAMES, type Timeframe } from '../domain/types.js';
 import { barsCommand } from './bars-command.js';
 import { featuresCommand } from './features-command.js';
 import { runCommand } from './run-command.js';
+import { scoreCommand } from './score.js';
+import { adminCommand } from './models.js';
 import type { OnError } from './rejects.js';
 
 export interface CliIo {
@@ -139,6 +141,47 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
         { config: opts.config as string | undefined, maxTicks: opts.maxTicks as number | undefined },
         io,
       );
+    });
+
+  program
+    .command('score')
+    .description(
+      'score a features CSV with a model (folder with manifest.json, a manifest, or a bare model file)',
+    )
+    .requiredOption(
+      '--model <path>',
+      'model folder, manifest.json, or a bare .txt (LightGBM), .json (XGBoost), .onnx file',
+    )
+    .requiredOption(
+      '--input <file>',
+      'features CSV (`mlfp features` output, or any CSV with the model inputs)',
+    )
+    .requiredOption('--output <file>', 'predictions CSV to write')
+    .option('--features <names>', 'input names of a bare ONNX / TF.js model, comma separated', (v: string) =>
+      v.split(',').map((name) => name.trim()),
+    )
+    .option('--batch-size <n>', 'rows per inference', nonNegativeInteger('--batch-size'))
+    .action(async (opts: Record<string, unknown>) => {
+      exitCode = await scoreCommand(
+        {
+          model: opts.model as string,
+          input: opts.input as string,
+          output: opts.output as string,
+          features: opts.features as string[] | undefined,
+          batchSize: opts.batchSize as number | undefined,
+        },
+        { stderr: { write: io.stderr } },
+      );
+    });
+
+  program
+    .command('models')
+    .description('administrator operations on a model directory: list | load | promote | rollback | shadow')
+    .helpOption(false)
+    .allowUnknownOption()
+    .argument('[args...]', 'e.g. `promote lgbm-return 1.1.0 --dir models`')
+    .action(async (args: string[]) => {
+      exitCode = await adminCommand(args, { stdout: { write: io.stdout }, stderr: { write: io.stderr } });
     });
 
   try {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCsvText } from '../models/csv-table.js';
+import { parseCsvText } from '../streams/csv.js';
 import {
   DEMO_MODELS,
   fixturePath,

@@ -1,11 +1,10 @@
 // `mlfp score --model <dir|manifest|model file> --input features.csv --output predictions.csv`: scores a
 // features table with the live path's code (Scorer: windows, scaling, runtimes) and writes predictions.
 
-import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Alert, FeatureVector, Prediction } from '../domain/types.js';
 import { parseTime } from '../domain/time.js';
 import { MlfpError, toMlfpError } from '../errors.js';
-import { formatNumberCell, formatTextCell, parseNumberCell, readCsvFile } from '../models/csv-table.js';
+import { CsvWriter, csvField, csvNumber, parseNumberCell, readCsv } from '../streams/csv.js';
 import { openModel, type LoadedModel } from '../models/load-model.js';
 import { ModelRegistry } from '../models/registry.js';
 import { Scorer } from '../models/scorer.js';
@@ -71,7 +70,7 @@ async function scoreFile(
     else byVector.set(vector, output as Prediction);
   });
   const batchSize = options.batchSize ?? 256;
-  const lines = readCsvFile(options.input);
+  const lines = readCsv(options.input);
   const first = await lines.next();
   if (first.done === true) throw new MlfpError('malformed_row', `${options.input} is empty (no header)`);
   const header = first.value.fields;
@@ -97,12 +96,9 @@ async function scoreFile(
     manifest.output.type === 'value' && manifest.output.names.length === 1
       ? manifest.output.names
       : valueColumns;
-  const out = createWriteStream(options.output);
-  const done = new Promise<void>((resolve, reject) => {
-    out.on('error', reject);
-    out.on('finish', resolve);
-  });
-  await write(out, `${[...keys.map(([n]) => n), ...valueColumns].map(formatTextCell).join(',')}\n`);
+  // written to <output>.partial and renamed on success: a failed run leaves no half-written file
+  const out = new CsvWriter(options.output);
+  await out.writeLine([...keys.map(([n]) => n), ...valueColumns].map(csvField).join(','));
 
   let failedRows = 0;
   try {
@@ -114,17 +110,15 @@ async function scoreFile(
       await scorer.whenIdle();
       for (const a of alerts) streams.stderr.write(`mlfp score: ${a.subject}: ${a.message ?? ''}\n`);
       failedRows += alerts.reduce((n, a) => n + a.value, 0);
-      let text = '';
       for (let i = 0; i < batch.length; i++) {
         const p = byVector.get(batch[i]!);
-        const cells = batchKeys[i]!.map(formatTextCell);
+        const cells = batchKeys[i]!.map(csvField);
         for (const key of valueKeys) {
           const v = p?.output[key];
-          cells.push(v === undefined ? '' : typeof v === 'number' ? formatNumberCell(v) : formatTextCell(v));
+          cells.push(v === undefined ? '' : typeof v === 'number' ? csvNumber(v) : csvField(v));
         }
-        text += `${cells.join(',')}\n`;
+        await out.writeLine(cells.join(','));
       }
-      await write(out, text);
       batch = [];
       batchKeys = [];
       byVector.clear();
@@ -176,25 +170,13 @@ async function scoreFile(
     }
     await flush();
   } catch (error) {
-    // what was written stays; the stream must not leak
-    out.destroy();
+    await out.abort();
     throw error;
   }
-  out.end();
-  await done;
+  await out.commit();
   if (failedRows > 0) {
     streams.stderr.write(`mlfp score: ${failedRows} rows could not be scored\n`);
     return 1;
   }
   return 0;
-}
-
-function write(stream: WriteStream, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (stream.write(text)) resolve();
-    else {
-      stream.once('drain', resolve);
-      stream.once('error', reject);
-    }
-  });
 }

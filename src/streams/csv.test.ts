@@ -38,7 +38,7 @@ describe('readCsv', () => {
   it('names the line of a stray quote, of text after a closing quote and of an unterminated quote', async () => {
     await expect(rowsOf('a\nb"c\n')).rejects.toThrow(/line 2: a quote inside an unquoted field/);
     await expect(rowsOf('a\n"b"c\n')).rejects.toThrow(/line 2: text after a closing quote/);
-    await expect(rowsOf('a\n"b\n')).rejects.toThrow(/line 2: the file ends inside a quoted field/);
+    await expect(rowsOf('a\n"b\n')).rejects.toThrow(/line 2: the input ends inside a quoted field/);
   });
 
   it('handles a large file whose quotes straddle chunk boundaries', async () => {

@@ -15,114 +15,158 @@ export interface CsvRow {
 const MAX_FIELD_CHARS = 1 << 20;
 
 /**
- * Reads a CSV file row by row. Quoted fields may contain commas, quotes ("") and newlines. A quote in an
- * unquoted field, text after a closing quote, or a file that ends inside quotes is an error naming the line.
- * Blank lines are skipped. A UTF-8 BOM is ignored.
+ * Incremental strict RFC 4180 parser: feed text chunks with push(), collect completed rows, call end() at the
+ * end. Quoted fields may contain commas, quotes ("") and newlines. A quote in an unquoted field, text after a
+ * closing quote, or an end inside quotes is an error naming the line. Blank lines are skipped, a UTF-8 BOM
+ * is ignored, CRLF is accepted.
  */
-export async function* readCsv(path: string): AsyncGenerator<CsvRow> {
-  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 });
-  let fields: string[] = [];
-  let field = '';
-  let inQuotes = false;
-  let afterQuote = false;
-  let line = 1;
-  let rowLine = 1;
-  let first = true;
-  let rowHasContent = false;
-  const ready: CsvRow[] = [];
+export class CsvParser {
+  private fields: string[] = [];
+  private field = '';
+  private inQuotes = false;
+  private afterQuote = false;
+  private line = 1;
+  private rowLine = 1;
+  private first = true;
+  private rowHasContent = false;
 
-  const endField = (): void => {
-    fields.push(field);
-    field = '';
-    afterQuote = false;
-  };
-  const endRow = (): void => {
-    endField();
-    if (rowHasContent || fields.length > 1 || fields[0] !== '') ready.push({ line: rowLine, fields });
-    fields = [];
-    rowHasContent = false;
-  };
-
-  try {
-    for await (const chunk of stream as AsyncIterable<string>) {
-      let text = chunk;
-      if (first) {
-        first = false;
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      }
-      let start = 0;
-      for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
-        if (inQuotes) {
-          if (c === 34 /* " */) {
-            field += text.slice(start, i);
-            if (i + 1 < text.length && text.charCodeAt(i + 1) === 34) {
-              field += '"';
-              i++;
-            } else if (i + 1 === text.length) {
-              // a quote at the chunk's end: decide on the next chunk
-              start = i + 1;
-              inQuotes = false;
-              afterQuote = true;
-              continue;
-            } else {
-              inQuotes = false;
-              afterQuote = true;
-            }
-            start = i + 1;
-          } else if (c === 10) line++;
-          continue;
-        }
-        if (c === 44 /* , */) {
-          field += text.slice(start, i);
-          endField();
-          start = i + 1;
-        } else if (c === 10 /* \n */) {
-          let end = i;
-          if (end > start && text.charCodeAt(end - 1) === 13) end--;
-          field += text.slice(start, end);
-          endRow();
-          line++;
-          rowLine = line;
-          start = i + 1;
-        } else if (c === 34) {
-          if (afterQuote) {
-            // only reachable when `""` was split across two chunks: it is an escaped quote
-            field += '"';
-            inQuotes = true;
-            afterQuote = false;
-            start = i + 1;
-          } else if (field === '' && start === i && !afterQuote) {
-            inQuotes = true;
-            rowHasContent = true;
-            start = i + 1;
+  /** Parses a chunk; completed rows are appended to `out`. */
+  push(chunk: string, out: CsvRow[]): void {
+    let text = chunk;
+    if (this.first) {
+      this.first = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    let start = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (this.inQuotes) {
+        if (c === 34 /* " */) {
+          this.field += text.slice(start, i);
+          if (i + 1 < text.length && text.charCodeAt(i + 1) === 34) {
+            this.field += '"';
+            i++;
           } else {
-            throw new MlfpError('malformed_row', `line ${line}: a quote inside an unquoted field`, {
-              field: `line ${line}`,
-            });
+            // a closing quote; at a chunk's end it may still turn out to be the first half of ""
+            this.inQuotes = false;
+            this.afterQuote = true;
           }
-        } else if (afterQuote && c !== 13) {
-          throw new MlfpError('malformed_row', `line ${line}: text after a closing quote`, {
-            field: `line ${line}`,
+          start = i + 1;
+        } else if (c === 10) this.line++;
+        continue;
+      }
+      if (c === 44 /* , */) {
+        this.field += text.slice(start, i);
+        this.endField();
+        start = i + 1;
+      } else if (c === 10 /* \n */) {
+        let end = i;
+        if (end > start && text.charCodeAt(end - 1) === 13) end--;
+        this.field += text.slice(start, end);
+        this.endRow(out);
+        this.line++;
+        this.rowLine = this.line;
+        start = i + 1;
+      } else if (c === 34) {
+        if (this.afterQuote) {
+          // only reachable when `""` was split across two chunks: it is an escaped quote
+          this.field += '"';
+          this.inQuotes = true;
+          this.afterQuote = false;
+          start = i + 1;
+        } else if (this.field === '' && start === i) {
+          this.inQuotes = true;
+          this.rowHasContent = true;
+          start = i + 1;
+        } else {
+          throw new MlfpError('malformed_row', `line ${this.line}: a quote inside an unquoted field`, {
+            field: `line ${this.line}`,
           });
         }
-        if (field.length > MAX_FIELD_CHARS) {
-          throw new MlfpError('too_large', `line ${line}: a field longer than ${MAX_FIELD_CHARS} characters`);
-        }
+      } else if (this.afterQuote && c !== 13) {
+        throw new MlfpError('malformed_row', `line ${this.line}: text after a closing quote`, {
+          field: `line ${this.line}`,
+        });
       }
-      if (start < text.length) field += inQuotes ? text.slice(start) : text.slice(start).replace(/\r$/, '');
-      while (ready.length > 0) yield ready.shift() as CsvRow;
+      if (this.field.length > MAX_FIELD_CHARS) {
+        throw new MlfpError('too_large', `line ${this.line}: a field longer than ${MAX_FIELD_CHARS} characters`);
+      }
     }
-    if (inQuotes)
-      throw new MlfpError('malformed_row', `line ${rowLine}: the file ends inside a quoted field`);
-    if (field !== '' || fields.length > 0 || rowHasContent) endRow();
-    while (ready.length > 0) yield ready.shift() as CsvRow;
+    if (start < text.length) this.field += this.inQuotes ? text.slice(start) : text.slice(start).replace(/\r$/, '');
+  }
+
+  /** Ends the input; a last row without a newline is appended to `out`. */
+  end(out: CsvRow[]): void {
+    if (this.inQuotes) throw new MlfpError('malformed_row', `line ${this.rowLine}: the input ends inside a quoted field`);
+    if (this.field !== '' || this.fields.length > 0 || this.rowHasContent) this.endRow(out);
+  }
+
+  private endField(): void {
+    this.fields.push(this.field);
+    this.field = '';
+    this.afterQuote = false;
+  }
+
+  private endRow(out: CsvRow[]): void {
+    this.endField();
+    const fields = this.fields;
+    if (this.rowHasContent || fields.length > 1 || fields[0] !== '') out.push({ line: this.rowLine, fields });
+    this.fields = [];
+    this.rowHasContent = false;
+  }
+}
+
+/** Reads a CSV file row by row (see CsvParser); a missing or unreadable file is an io_error. */
+export async function* readCsv(path: string): AsyncGenerator<CsvRow> {
+  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  const parser = new CsvParser();
+  const ready: CsvRow[] = [];
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      parser.push(chunk, ready);
+      for (const row of ready) yield row;
+      ready.length = 0;
+    }
+    parser.end(ready);
+    for (const row of ready) yield row;
   } catch (error) {
     if (error instanceof MlfpError) throw error;
     throw new MlfpError('io_error', `cannot read ${path}: ${(error as Error).message}`, { cause: error });
   } finally {
     stream.destroy();
   }
+}
+
+/** Parses a whole CSV text (small tables: fixtures, tests). */
+export function parseCsvText(text: string): { header: string[]; rows: string[][] } {
+  const parser = new CsvParser();
+  const out: CsvRow[] = [];
+  parser.push(text, out);
+  parser.end(out);
+  const [first, ...rest] = out;
+  return { header: first?.fields ?? [], rows: rest.map((row) => row.fields) };
+}
+
+const SPECIAL_NUMBERS: Readonly<Record<string, number>> = {
+  nan: Number.NaN,
+  inf: Number.POSITIVE_INFINITY,
+  '+inf': Number.POSITIVE_INFINITY,
+  '-inf': Number.NEGATIVE_INFINITY,
+  infinity: Number.POSITIVE_INFINITY,
+  '+infinity': Number.POSITIVE_INFINITY,
+  '-infinity': Number.NEGATIVE_INFINITY,
+};
+
+/**
+ * A numeric cell of a model input table: empty = missing (NaN); `nan`, `inf`, `-inf`, `Infinity` in any case
+ * (as Python writes them); otherwise a decimal number, correctly rounded. undefined for anything else
+ * ("1,5", "abc", "0x10").
+ */
+export function parseNumberCell(text: string): number | undefined {
+  if (text === '') return Number.NaN;
+  const value = Number(text);
+  if (Number.isFinite(value) && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(text)) return value;
+  return SPECIAL_NUMBERS[text.trim().toLowerCase()];
 }
 
 /** Maps header names to column indexes and reports missing required columns by name. */

@@ -392,3 +392,26 @@ describe('mlfp run', () => {
     expect(result.stderr).toMatch(/bars\.allowedLatenessMs/);
   });
 });
+
+describe('mlfp features | mlfp score', () => {
+  it('golden bars → features → the LightGBM demo model reproduces LightGBM’s own predictions bit for bit', async () => {
+    // golden-features.csv was written by the first test of this file (same `dir`)
+    const features = join(dir, 'golden-features.csv');
+    const output = join(dir, 'golden-predictions.csv');
+    const result = await run(['score', '--model', 'models/lgbm-return', '--input', features, '--output', output]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const predicted = parseCsv(await readFile(output, 'utf8'));
+    const reference = parseCsv(
+      await readFile(join(import.meta.dirname, '..', 'fixtures', 'models', 'lightgbm-regressor', 'predictions.csv'), 'utf8'),
+    ).filter((r) => r.set === 'train');
+    expect(reference).toHaveLength(4000);
+    expect(predicted).toHaveLength(5000);
+    expect(Object.keys(predicted[0] as object)).toEqual(['symbol', 'ts', 'prediction']);
+    for (const r of reference) {
+      const row = predicted[Number(r.row)] as Record<string, string>;
+      expect(row.symbol).toBe('GOLD');
+      expect(Number(row.prediction), `row ${r.row}`).toBe(Number(r.prediction));
+    }
+  });
+});

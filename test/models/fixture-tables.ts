@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseCsvText, parseNumberCell } from '../../src/models/csv-table.js';
+import { parseCsvText, parseNumberCell } from '../../src/streams/csv.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/models/', import.meta.url));
 export const DEMO_MODELS = fileURLToPath(new URL('../../models/', import.meta.url));

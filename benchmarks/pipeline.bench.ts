@@ -53,6 +53,8 @@ class CountingSink implements GraphOutputs {
   features(_vector: FeatureVector): void {
     this.vectors++;
   }
+  prediction(): void {}
+  alert(): void {}
 }
 
 /** The engine's graph, as `mlfp run` builds it. */

@@ -54,6 +54,30 @@ export const engineConfigSchema = z.strictObject({
   source: z.enum(['synthetic']).default('synthetic'),
   synthetic: syntheticSchema.default(syntheticSchema.parse({})),
   bars: barsSchema.default(barsSchema.parse({})),
+  models: z
+    .strictObject({
+      /** score closed bars with the models of this directory (live and shadow versions, registry.json) */
+      enabled: z.boolean().default(true),
+      dir: z.string().min(1).default('models'),
+      /** feature vectors per micro-batch (and rows per network-model inference) */
+      maxBatchSize: z.number().int().min(1).max(65_536).default(256),
+      /** the wait budget: a batch is scored at most this long after its first vector arrived */
+      maxWaitMs: z.number().min(0).max(60_000).default(1),
+      /** overrides each ONNX model's execution provider; falls back to cpu with a warning when unavailable */
+      executionProvider: z.enum(['cpu', 'cuda', 'tensorrt']).optional(),
+      /** apply `mlfp models …` changes to the directory while running (ms between checks; 0 = never) */
+      watchIntervalMs: z.number().int().min(0).default(1_000),
+      /** a model that fails to load stops the start instead of being skipped with a warning */
+      strict: z.boolean().default(false),
+    })
+    .default({
+      enabled: true,
+      dir: 'models',
+      maxBatchSize: 256,
+      maxWaitMs: 1,
+      watchIntervalMs: 1_000,
+      strict: false,
+    }),
   http: z
     .strictObject({
       /** serve /metrics, /healthz and /readyz */

@@ -1,13 +1,14 @@
 // The embedded default's local store: the latest bar, feature vector and prediction per (symbol, timeframe)
 // and the most recent dead letters (bounded), for the progress line, tests and, later, REST reads.
 
-import type { Bar, DeadLetter, FeatureVector, Prediction, Timeframe } from '../domain/types.js';
+import type { Alert, Bar, DeadLetter, FeatureVector, Prediction, Timeframe } from '../domain/types.js';
+import type { GraphOutputs } from '../streams/pipeline.js';
 
 const key = (symbol: string, timeframe: Timeframe): string => `${symbol}|${timeframe}`;
 
-export class MemoryStore {
+export class MemoryStore implements GraphOutputs {
   readonly bars = new Map<string, Bar>();
-  readonly features = new Map<string, FeatureVector>();
+  readonly featureVectors = new Map<string, FeatureVector>();
   readonly predictions = new Map<string, Prediction>();
   private readonly letters: DeadLetter[] = [];
   private nextLetter = 0;
@@ -18,12 +19,23 @@ export class MemoryStore {
     this.bars.set(key(bar.symbol, bar.timeframe), bar);
   }
 
-  featureVector(vector: FeatureVector): void {
-    this.features.set(key(vector.symbol, vector.timeframe), vector);
+  features(vector: FeatureVector): void {
+    this.featureVectors.set(key(vector.symbol, vector.timeframe), vector);
   }
+
+  /** the latest prediction of each model, whatever the symbol (for the progress line) */
+  readonly latestByModel = new Map<string, Prediction>();
+  /** the most recent alerts (bounded) */
+  readonly alerts: Alert[] = [];
 
   prediction(prediction: Prediction): void {
     this.predictions.set(`${key(prediction.symbol, prediction.timeframe)}|${prediction.model}`, prediction);
+    this.latestByModel.set(prediction.model, prediction);
+  }
+
+  alert(alert: Alert): void {
+    if (this.alerts.length >= this.maxDeadLetters) this.alerts.shift();
+    this.alerts.push(alert);
   }
 
   deadLetter(letter: DeadLetter): void {
@@ -44,6 +56,6 @@ export class MemoryStore {
   }
 
   latestFeatures(symbol: string, timeframe: Timeframe): FeatureVector | undefined {
-    return this.features.get(key(symbol, timeframe));
+    return this.featureVectors.get(key(symbol, timeframe));
   }
 }

@@ -89,15 +89,20 @@ export class CsvParser {
         });
       }
       if (this.field.length > MAX_FIELD_CHARS) {
-        throw new MlfpError('too_large', `line ${this.line}: a field longer than ${MAX_FIELD_CHARS} characters`);
+        throw new MlfpError(
+          'too_large',
+          `line ${this.line}: a field longer than ${MAX_FIELD_CHARS} characters`,
+        );
       }
     }
-    if (start < text.length) this.field += this.inQuotes ? text.slice(start) : text.slice(start).replace(/\r$/, '');
+    if (start < text.length)
+      this.field += this.inQuotes ? text.slice(start) : text.slice(start).replace(/\r$/, '');
   }
 
   /** Ends the input; a last row without a newline is appended to `out`. */
   end(out: CsvRow[]): void {
-    if (this.inQuotes) throw new MlfpError('malformed_row', `line ${this.rowLine}: the input ends inside a quoted field`);
+    if (this.inQuotes)
+      throw new MlfpError('malformed_row', `line ${this.rowLine}: the input ends inside a quoted field`);
     if (this.field !== '' || this.fields.length > 0 || this.rowHasContent) this.endRow(out);
   }
 

@@ -5,7 +5,7 @@
 
 import { asyncScheduler, tap, type Observable, type SchedulerLike } from 'rxjs';
 import { BarAggregator, type BarAggregatorOptions } from '../bars/bar-aggregator.js';
-import type { Bar, DeadLetter, DeadLetterSink, FeatureVector } from '../domain/types.js';
+import type { Alert, Bar, DeadLetter, DeadLetterSink, FeatureVector, Prediction } from '../domain/types.js';
 import { TickValidator, type TickValidatorOptions } from '../domain/validate-tick.js';
 import type { EngineStats } from '../monitoring/stats.js';
 import {
@@ -15,11 +15,15 @@ import {
 } from '../operators/compute-features.js';
 import { aggregateBars } from '../operators/aggregate-bars.js';
 import { validateTicks, type TickEnvelope } from '../operators/validate-ticks.js';
+import { scoreFeatures, type ScoreFeaturesOptions } from '../operators/score.js';
+import type { Scorer } from '../models/scorer.js';
 
 /** Where a graph's results go. Implementations must not throw. */
 export interface GraphOutputs extends DeadLetterSink {
   bar(bar: Bar): void;
   features(vector: FeatureVector): void;
+  prediction(prediction: Prediction): void;
+  alert(alert: Alert): void;
 }
 
 /** The state of one input stream: everything a snapshot must capture to resume it. */
@@ -61,6 +65,16 @@ class CountingOutputs implements GraphOutputs {
     this.stats.features++;
     this.outputs.features(vector);
   }
+
+  prediction(prediction: Prediction): void {
+    this.stats.prediction(prediction.model);
+    this.outputs.prediction(prediction);
+  }
+
+  alert(alert: Alert): void {
+    if (alert.type === 'model_error') this.stats.modelErrors++;
+    this.outputs.alert(alert);
+  }
 }
 
 /**
@@ -84,6 +98,28 @@ export function tickGraph(
     tap((bar) => counted.bar(bar)),
     computeFeatures({}, counted, state.features),
     tap((vector) => counted.features(vector)),
+  );
+}
+
+/**
+ * Appends the scoring stage: micro-batched feature vectors scored by every live (and shadow) model of their
+ * timeframe; predictions and model_error alerts go to the outputs. Subscribing runs the whole graph.
+ */
+export function scoredGraph(
+  vectors: Observable<FeatureVector>,
+  scorer: Scorer,
+  options: ScoreFeaturesOptions,
+  outputs: GraphOutputs,
+  stats: EngineStats,
+  scheduler: SchedulerLike = asyncScheduler,
+): Observable<Prediction | Alert> {
+  const counted = new CountingOutputs(outputs, stats);
+  return vectors.pipe(
+    scoreFeatures(scorer, options, scheduler),
+    tap((output) => {
+      if ('model' in output) counted.prediction(output);
+      else counted.alert(output);
+    }),
   );
 }
 

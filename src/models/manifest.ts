@@ -50,6 +50,22 @@ const scaling = z.discriminatedUnion('kind', [
       std: z.array(finite.refine((v) => v > 0, 'must be > 0')),
     })
     .strict(),
+  /**
+   * online standardisation, as the engine's RollingNormaliser: per symbol and input, the z-score against the
+   * last `window` values (the current one included); NaN (missing) until `minCount` values were seen
+   */
+  z
+    .object({
+      kind: z.literal('rolling'),
+      window: z.number().int().min(2).max(100_000),
+      minCount: z.number().int().min(1).optional(),
+      ddof: z.union([z.literal(0), z.literal(1)]).default(0),
+    })
+    .strict()
+    .refine((s) => s.minCount === undefined || (s.minCount <= s.window && s.minCount > s.ddof), {
+      message: 'minCount must be in (ddof, window]',
+      path: ['minCount'],
+    }),
 ]);
 export type Scaling = z.infer<typeof scaling>;
 

@@ -9,9 +9,28 @@ import { MlfpError, toMlfpError } from '../errors.js';
 import type { LoadedModel } from './load-model.js';
 import { outputNamesOf } from './manifest.js';
 import type { ActiveModel, ModelRegistry } from './registry.js';
+import {
+  RollingScalingBank,
+  rollingKey,
+  type RollingBankSnapshot,
+  type RollingScalingParameters,
+} from './rolling-scaling.js';
 import { SequenceWindows, type WindowSnapshot } from './sequence-windows.js';
 
 export type ScoreOutput = Prediction | Alert;
+
+/** The scorer's per-symbol state (sequence windows, online-scaling banks): part of a partition snapshot. */
+export interface ScorerSnapshot {
+  version: 1;
+  windows: Partial<Record<Timeframe, WindowSnapshot>>;
+  rolling?: Record<string, RollingBankSnapshot>;
+}
+
+/** Copies `columns[j]` of `row` into out[base + j]; always true (reads like copyWindow's result). */
+function copyColumns(row: Float64Array, columns: Int32Array, out: Float64Array, base: number): boolean {
+  for (let j = 0; j < columns.length; j++) out[base + j] = row[columns[j]!]!;
+  return true;
+}
 
 /** Receives each published output, with the vector it belongs to (undefined for alerts). */
 export type ScoreSink = (output: ScoreOutput, vector: FeatureVector | undefined) => void;
@@ -70,6 +89,8 @@ class Lane {
   readonly mean: Float64Array | undefined;
   readonly std: Float64Array | undefined;
   readonly missing: 'native' | 'zero' | 'skip';
+  /** online scaling: the bank (rollingKey) whose z-rows this lane reads instead of the raw vector */
+  readonly rolling: RollingScalingParameters | undefined;
   readonly synchronous: boolean;
   input = new Float64Array(0);
   output = new Float64Array(0);
@@ -95,10 +116,15 @@ class Lane {
     this.labels = m.output.type === 'classes' ? m.output.labels : undefined;
     this.missing = m.inputs.missing;
     this.synchronous = model.runtime.synchronous;
-    if (m.inputs.scaling.kind === 'standard') {
-      this.mean = Float64Array.from(m.inputs.scaling.mean);
-      this.std = Float64Array.from(m.inputs.scaling.std);
+    const scaling = m.inputs.scaling;
+    if (scaling.kind === 'standard') {
+      this.mean = Float64Array.from(scaling.mean);
+      this.std = Float64Array.from(scaling.std);
     }
+    this.rolling =
+      scaling.kind === 'rolling'
+        ? { window: scaling.window, minCount: scaling.minCount ?? scaling.window, ddof: scaling.ddof }
+        : undefined;
   }
 
   /** Room for `more` rows after the pending ones. */
@@ -178,6 +204,8 @@ export class Scorer {
   /** lanes that still have rows or a run after leaving the assignment */
   private readonly draining = new Set<Lane>();
   private readonly windows = new Map<Timeframe, SequenceWindows>();
+  /** online-scaling banks by rollingKey(timeframe, parameters) */
+  private readonly banks = new Map<string, RollingScalingBank>();
   private idleWaiters: (() => void)[] = [];
 
   constructor(registry: ModelRegistry, options: ScorerOptions = {}) {
@@ -263,19 +291,27 @@ export class Scorer {
   }
 
   /** Sequence windows as JSON-able state, per timeframe (part of the engine snapshot). */
-  snapshot(): { version: 1; windows: Partial<Record<Timeframe, WindowSnapshot>> } {
+  snapshot(): ScorerSnapshot {
     const windows: Partial<Record<Timeframe, WindowSnapshot>> = {};
     for (const [timeframe, w] of this.windows) windows[timeframe] = w.snapshot();
-    return { version: 1, windows };
+    const rolling: Record<string, RollingBankSnapshot> = {};
+    for (const [key, bank] of this.banks) rolling[key] = bank.snapshot();
+    return { version: 1, windows, rolling };
   }
 
-  restore(state: { version: 1; windows: Partial<Record<Timeframe, WindowSnapshot>> }): void {
-    if (state.version !== 1) throw new MlfpError('bad_schema', `scorer snapshot version ${String(state.version)}`);
+  restore(state: ScorerSnapshot): void {
+    if (state.version !== 1) throw new MlfpError('snapshot_invalid', `scorer snapshot version ${String(state.version)}`);
     this.windows.clear();
     for (const [timeframe, snap] of Object.entries(state.windows) as [Timeframe, WindowSnapshot][]) {
       const w = new SequenceWindows(snap.width, snap.depth, this.maxSymbols);
       w.restore(snap);
       this.windows.set(timeframe, w);
+    }
+    this.banks.clear();
+    for (const [key, snap] of Object.entries(state.rolling ?? {})) {
+      const bank = new RollingScalingBank(snap.timeframe, snap.parameters, this.registry.columns.length, this.maxSymbols);
+      bank.restore(snap);
+      this.banks.set(key, bank);
     }
   }
 
@@ -314,6 +350,16 @@ export class Scorer {
     else this.registry.release(lane.model);
   }
 
+  private bankFor(timeframe: Timeframe, parameters: RollingScalingParameters): RollingScalingBank {
+    const key = rollingKey(timeframe, parameters);
+    let bank = this.banks.get(key);
+    if (bank === undefined) {
+      bank = new RollingScalingBank(timeframe, parameters, this.registry.columns.length, this.maxSymbols);
+      this.banks.set(key, bank);
+    }
+    return bank;
+  }
+
   private windowsFor(timeframe: Timeframe, depth: number): SequenceWindows {
     let w = this.windows.get(timeframe);
     if (w === undefined) {
@@ -327,8 +373,22 @@ export class Scorer {
   private assemble(vectors: readonly FeatureVector[], arrivedAt: Float64Array, lanes: readonly Lane[]): void {
     // deepest window each timeframe needs, from the sequence models active now
     let sequenceTimeframes: Map<Timeframe, SequenceWindows> | undefined;
+    // online-scaling banks in use, and which bank each lane reads (by lane index)
+    let banks: RollingScalingBank[] | undefined;
+    const laneBank: (RollingScalingBank | undefined)[] = [];
+    for (const lane of lanes) {
+      if (lane.rolling === undefined) {
+        laneBank.push(undefined);
+        continue;
+      }
+      const bank = this.bankFor(lane.model.manifest.timeframe, lane.rolling);
+      if (lane.steps > 1) bank.ensureWindows(lane.steps);
+      banks ??= [];
+      if (!banks.includes(bank)) banks.push(bank);
+      laneBank.push(bank);
+    }
     for (const lane of lanes)
-      if (lane.steps > 1) {
+      if (lane.steps > 1 && lane.rolling === undefined) {
         const tf = lane.model.manifest.timeframe;
         sequenceTimeframes ??= new Map();
         const depth = Math.max(lane.steps, sequenceTimeframes.get(tf)?.depth ?? 0);
@@ -339,11 +399,27 @@ export class Scorer {
       const windows = sequenceTimeframes?.get(vector.timeframe);
       let stale = false;
       if (windows !== undefined) stale = windows.push(vector.symbol, vector.ts, vector.values) === 'stale';
+      // each bank of this vector's timeframe scales it once; its z-row serves every lane reading the bank
+      let staleBanks: RollingScalingBank[] | undefined;
+      if (banks !== undefined)
+        for (const bank of banks)
+          if (bank.timeframeOf === vector.timeframe && !bank.scale(vector)) (staleBanks ??= []).push(bank);
       for (let a = 0; a < lanes.length; a++) {
         const lane = lanes[a]!;
         if (lane.model.manifest.timeframe !== vector.timeframe) continue;
         const base = lane.rows * lane.rowSize;
-        if (lane.steps > 1) {
+        const bank = laneBank[a];
+        if (bank !== undefined) {
+          const ok =
+            staleBanks?.includes(bank) !== true &&
+            (lane.steps > 1
+              ? bank.windows!.copyWindow(vector.symbol, lane.steps, lane.columns, lane.input, base)
+              : copyColumns(bank.row, lane.columns, lane.input, base));
+          if (!ok) {
+            this.stats.skipped++;
+            continue;
+          }
+        } else if (lane.steps > 1) {
           if (stale || !windows!.copyWindow(vector.symbol, lane.steps, lane.columns, lane.input, base)) {
             this.stats.skipped++;
             continue;

@@ -398,12 +398,23 @@ describe('mlfp features | mlfp score', () => {
     // golden-features.csv was written by the first test of this file (same `dir`)
     const features = join(dir, 'golden-features.csv');
     const output = join(dir, 'golden-predictions.csv');
-    const result = await run(['score', '--model', 'models/lgbm-return', '--input', features, '--output', output]);
+    const result = await run([
+      'score',
+      '--model',
+      'models/lgbm-return',
+      '--input',
+      features,
+      '--output',
+      output,
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const predicted = parseCsv(await readFile(output, 'utf8'));
     const reference = parseCsv(
-      await readFile(join(import.meta.dirname, '..', 'fixtures', 'models', 'lightgbm-regressor', 'predictions.csv'), 'utf8'),
+      await readFile(
+        join(import.meta.dirname, '..', 'fixtures', 'models', 'lightgbm-regressor', 'predictions.csv'),
+        'utf8',
+      ),
     ).filter((r) => r.set === 'train');
     expect(reference).toHaveLength(4000);
     expect(predicted).toHaveLength(5000);

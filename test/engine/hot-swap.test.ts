@@ -15,7 +15,13 @@ import { openModel } from '../../src/models/load-model.js';
 import { ModelRegistry } from '../../src/models/registry.js';
 import { Scorer } from '../../src/models/scorer.js';
 import { EngineStats } from '../../src/monitoring/stats.js';
-import { envelopeOf, scoredGraph, StreamState, tickGraph, type GraphOutputs } from '../../src/streams/pipeline.js';
+import {
+  envelopeOf,
+  scoredGraph,
+  StreamState,
+  tickGraph,
+  type GraphOutputs,
+} from '../../src/streams/pipeline.js';
 import { syntheticTicks } from '../../src/streams/synthetic-market.js';
 
 const MODELS = join(import.meta.dirname, '..', '..', 'models');
@@ -53,7 +59,10 @@ async function makeVersion2(dir: string): Promise<string> {
   });
   expect(doubled).not.toBe(text);
   await writeFile(join(folder, 'model.txt'), doubled);
-  const manifest = JSON.parse(await readFile(join(folder, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  const manifest = JSON.parse(await readFile(join(folder, 'manifest.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   manifest.version = '1.1.0';
   await writeFile(join(folder, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return folder;

@@ -38,10 +38,16 @@ describe.skipIf(!canRunPostgresCluster)('postgres sink outage (throwaway cluster
       // 1. nothing listens: start and a write both wait, health says why
       const started = sink.start();
       const written = sink.write(
-        batchOf({ bars: first.map((t) => makeBar('AAPL', t)), features: first.map((t) => makeFeatures('AAPL', t)) }),
+        batchOf({
+          bars: first.map((t) => makeBar('AAPL', t)),
+          features: first.map((t) => makeFeatures('AAPL', t)),
+        }),
       );
       await vi.waitFor(() => expect(sink.health().state).toBe('retrying'), { timeout: 10_000, interval: 20 });
-      expect(sink.health()).toMatchObject({ pendingRecords: 400, lastError: expect.stringMatching(/ECONNREFUSED/) });
+      expect(sink.health()).toMatchObject({
+        pendingRecords: 400,
+        lastError: expect.stringMatching(/ECONNREFUSED/),
+      });
       expect(sink.health().lastError).not.toMatch(/password/);
 
       // 2. the server appears: migrations run, the waiting batch lands

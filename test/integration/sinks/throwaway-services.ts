@@ -16,7 +16,9 @@ export function freePort(): Promise<number> {
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
       server.close(() =>
-        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
       );
     });
   });
@@ -24,7 +26,9 @@ export function freePort(): Promise<number> {
 
 /** pg_createcluster needs root and the Debian postgresql-common tools. */
 export const canRunPostgresCluster =
-  process.getuid?.() === 0 && existsSync('/usr/bin/pg_createcluster') && existsSync(`/usr/lib/postgresql/${PG_VERSION}`);
+  process.getuid?.() === 0 &&
+  existsSync('/usr/bin/pg_createcluster') &&
+  existsSync(`/usr/lib/postgresql/${PG_VERSION}`);
 
 export const canRunRedisServer = existsSync('/usr/bin/redis-server');
 
@@ -40,7 +44,15 @@ export class ThrowawayPostgres {
 
   /** Creates and starts the cluster (trust authentication, no other setup). */
   async create(): Promise<void> {
-    await run('pg_createcluster', [PG_VERSION, this.name, '-p', String(this.port), '--start', '--', '--auth=trust']);
+    await run('pg_createcluster', [
+      PG_VERSION,
+      this.name,
+      '-p',
+      String(this.port),
+      '--start',
+      '--',
+      '--auth=trust',
+    ]);
   }
 
   /** A fast shutdown: the server terminates every connection (57P01) and stops. */
@@ -84,7 +96,9 @@ export class ThrowawayRedis {
         output += chunk;
         if (output.includes('Ready to accept connections')) resolve();
       });
-      child.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output.slice(-500)}`)));
+      child.on('exit', (code) =>
+        reject(new Error(`redis-server exited with ${code}: ${output.slice(-500)}`)),
+      );
     });
   }
 

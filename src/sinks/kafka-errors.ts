@@ -16,6 +16,7 @@ const TRANSIENT_NAMES = new Set([
   'KafkaJSStaleTopicMetadataAssignment',
   'KafkaJSLockTimeout',
   'KafkaJSTimeout',
+  'KafkaJSNoBrokerAvailableError',
 ]);
 
 interface KafkaJsErrorShape {
@@ -23,6 +24,7 @@ interface KafkaJsErrorShape {
   retriable?: boolean;
   type?: string;
   cause?: unknown;
+  errors?: unknown[];
 }
 
 export function isRetriableKafkaError(error: unknown): boolean {
@@ -36,6 +38,9 @@ export function isRetriableKafkaError(error: unknown): boolean {
       continue;
     }
     if (shape.name === 'KafkaJSProtocolError') return shape.retriable === true;
+    // one error per broker: transient only if every broker's is
+    if (shape.name === 'KafkaJSAggregateError' && Array.isArray(shape.errors))
+      return shape.errors.length > 0 && shape.errors.every(isRetriableKafkaError);
     return false;
   }
   return false;

@@ -2,19 +2,10 @@
 // that is safe to print: the password never reaches a log line or a health message.
 
 import pg from 'pg';
+import { redactUrl } from '../config/redact.js';
 import type { PostgresConfig, TlsConfig } from '../config/schema.js';
 
-/** The URL with its password replaced by ***, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    // not parseable as a URL: hide everything between :// and @
-    return url.replace(/\/\/[^@/]*@/, '//***@');
-  }
-}
+export { redactUrl };
 
 /** node's tls options from the config form (true = verify against the system CAs). */
 export function tlsOptions(tls: TlsConfig | undefined): boolean | Record<string, unknown> | undefined {

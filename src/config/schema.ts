@@ -97,8 +97,8 @@ export const postgresSchema = z.strictObject({
   poolSize: z.number().int().min(1).max(100).default(4),
   statementTimeoutMs: z.number().int().min(0).max(3_600_000).default(60_000),
   connectTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
-  /** how a batch is merged: COPY into a staging table, or arrays through UNNEST (benchmarks/postgres.bench.ts) */
-  writeMethod: z.enum(['copy', 'unnest']).default('copy'),
+  /** how a batch is merged: binary COPY into a staging table (fastest), text COPY, or arrays through UNNEST */
+  writeMethod: z.enum(['copy', 'copy-text', 'unnest']).default('copy'),
   /** which outputs go to PostgreSQL */
   tables: z
     .strictObject({

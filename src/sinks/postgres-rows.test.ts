@@ -21,6 +21,7 @@ import {
   latestPerKey,
   predictionCodec,
 } from './postgres-rows.js';
+import { BinaryCopyWriter } from './postgres-binary.js';
 import { TABLES } from './postgres-tables.js';
 
 const fields = (line: string): string[] => line.replace(/\n$/, '').split('\t');
@@ -83,6 +84,11 @@ describe('COPY text encoding', () => {
     );
     const columns = TABLES.bars.columns.map(() => []);
     expect(() => barCodec.pushColumns(bad, columns)).toThrow(/close is NaN/);
+    expect(() => barCodec.writeBinary(bad, new BinaryCopyWriter())).toThrow(/close is NaN/);
+    expect(() =>
+      barCodec.writeBinary({ ...makeBar('AAPL', T), revision: 2 ** 31 }, new BinaryCopyWriter()),
+    ).toThrow(/revision is 2147483648, not a 32-bit integer/);
+    expect(() => alertCodec.writeBinary(makeAlert('x', 9e15), new BinaryCopyWriter())).toThrow(/outside/);
   });
 
   it('refuses times PostgreSQL cannot store', () => {

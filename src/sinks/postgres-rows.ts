@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Alert, Bar, DeadLetter, FeatureVector, Prediction } from '../domain/types.js';
 import { FEATURE_COUNT } from '../domain/types.js';
 import { MlfpError } from '../errors.js';
+import type { BinaryCopyWriter } from './postgres-binary.js';
 import { TABLES, type TableSpec } from './postgres-tables.js';
 
 /** A dead letter with the idempotency key it is stored under. */
@@ -22,6 +23,8 @@ export interface RowCodec<R> {
   revisionOf?: (row: R) => number;
   /** one line of COPY text format, newline-terminated */
   copyLine(row: R): string;
+  /** one tuple of COPY binary format */
+  writeBinary(row: R, writer: BinaryCopyWriter): void;
   /** appends the row's values to one array per column (UNNEST parameters) */
   pushColumns(row: R, columns: unknown[][]): void;
   /** a short description naming the record, for error messages */
@@ -71,6 +74,51 @@ function integer<R>(
   if (!Number.isSafeInteger(value))
     throw rejected(table, describe(row), `${columnName} is ${value}, not an integer`);
   return String(value);
+}
+
+/** The same checks for the binary format, returning the value itself. */
+function timeValue<R>(ms: number, table: string, row: R, describe: (row: R) => string): number {
+  if (!Number.isFinite(ms) || ms < FIRST_MS || ms > LAST_MS)
+    throw rejected(table, describe(row), `time ${ms} is outside 0001-01-01..9999-12-31`);
+  return ms;
+}
+
+function finiteValue<R>(
+  value: number,
+  table: string,
+  columnName: string,
+  row: R,
+  describe: (row: R) => string,
+): number {
+  if (!Number.isFinite(value)) throw rejected(table, describe(row), `${columnName} is ${value}`);
+  return value;
+}
+
+const INT4_MIN = -2_147_483_648;
+const INT4_MAX = 2_147_483_647;
+
+function int4Value<R>(
+  value: number,
+  table: string,
+  columnName: string,
+  row: R,
+  describe: (row: R) => string,
+): number {
+  if (!Number.isInteger(value) || value < INT4_MIN || value > INT4_MAX)
+    throw rejected(table, describe(row), `${columnName} is ${value}, not a 32-bit integer`);
+  return value;
+}
+
+function int8Value<R>(
+  value: number,
+  table: string,
+  columnName: string,
+  row: R,
+  describe: (row: R) => string,
+): number {
+  if (!Number.isSafeInteger(value))
+    throw rejected(table, describe(row), `${columnName} is ${value}, not an integer`);
+  return value;
 }
 
 /** Text for a COPY field: backslash, tab, newline and carriage return escaped; NUL (illegal in text) → U+FFFD. */
@@ -140,6 +188,21 @@ export const barCodec: RowCodec<Bar> = {
     (c[10] as unknown[]).push(integer(bar.trades, 'bars', 'trades', bar, describeBar));
     (c[11] as unknown[]).push(integer(bar.revision, 'bars', 'revision', bar, describeBar));
   },
+  writeBinary(bar, w) {
+    w.row(12);
+    w.text(bar.symbol);
+    w.text(bar.timeframe);
+    w.timestamptz(timeValue(bar.ts, 'bars', bar, describeBar));
+    w.timestamptz(timeValue(bar.end, 'bars', bar, describeBar));
+    w.float8(finiteValue(bar.open, 'bars', 'open', bar, describeBar));
+    w.float8(finiteValue(bar.high, 'bars', 'high', bar, describeBar));
+    w.float8(finiteValue(bar.low, 'bars', 'low', bar, describeBar));
+    w.float8(finiteValue(bar.close, 'bars', 'close', bar, describeBar));
+    w.float8(finiteValue(bar.volume, 'bars', 'volume', bar, describeBar));
+    w.float8(finiteValue(bar.vwap, 'bars', 'vwap', bar, describeBar));
+    w.int8(int8Value(bar.trades, 'bars', 'trades', bar, describeBar));
+    w.int4(int4Value(bar.revision, 'bars', 'revision', bar, describeBar));
+  },
   describe: describeBar,
 };
 
@@ -166,6 +229,17 @@ export const featuresCodec: RowCodec<FeatureVector> = {
     (c[4] as unknown[]).push(finite(v.close, 'features', 'close', v, describeVector));
     for (let i = 0; i < FEATURE_COUNT; i++) (c[5 + i] as unknown[]).push(optionalNumber(v.values[i]));
   },
+  writeBinary(v, w) {
+    if (v.values.length !== FEATURE_COUNT)
+      throw rejected('features', describeVector(v), `${v.values.length} values, expected ${FEATURE_COUNT}`);
+    w.row(5 + FEATURE_COUNT);
+    w.text(v.symbol);
+    w.text(v.timeframe);
+    w.timestamptz(timeValue(v.ts, 'features', v, describeVector));
+    w.int4(int4Value(v.revision, 'features', 'revision', v, describeVector));
+    w.float8(finiteValue(v.close, 'features', 'close', v, describeVector));
+    for (let i = 0; i < FEATURE_COUNT; i++) w.finiteOrNull(v.values[i]);
+  },
   describe: describeVector,
 };
 
@@ -188,6 +262,17 @@ export const predictionCodec: RowCodec<Prediction> = {
     (c[5] as unknown[]).push(arrayText(p.kind));
     (c[6] as unknown[]).push(jsonValue(p.output));
     (c[7] as unknown[]).push(finite(p.latencyMs, 'predictions', 'latency_ms', p, describePrediction));
+  },
+  writeBinary(p, w) {
+    w.row(8);
+    w.text(p.symbol);
+    w.text(p.timeframe);
+    w.timestamptz(timeValue(p.ts, 'predictions', p, describePrediction));
+    w.text(p.model);
+    w.text(p.version);
+    w.text(p.kind);
+    w.jsonb(jsonValue(p.output));
+    w.float8(finiteValue(p.latencyMs, 'predictions', 'latency_ms', p, describePrediction));
   },
   describe: describePrediction,
 };
@@ -214,6 +299,18 @@ export const alertCodec: RowCodec<Alert> = {
     (c[6] as unknown[]).push(isoTime(a.ts, 'alerts', a, describeAlert));
     (c[7] as unknown[]).push(a.message === undefined ? null : arrayText(a.message));
   },
+  writeBinary(a, w) {
+    w.row(8);
+    w.text(a.type);
+    w.text(a.state);
+    w.text(a.severity);
+    w.text(a.subject);
+    w.finiteOrNull(a.value);
+    w.finiteOrNull(a.threshold);
+    w.timestamptz(timeValue(a.ts, 'alerts', a, describeAlert));
+    if (a.message === undefined) w.null();
+    else w.text(a.message);
+  },
   describe: describeAlert,
 };
 
@@ -238,9 +335,13 @@ export function deadLetterKey(letter: DeadLetter): string {
   return `random:${randomUUID()}`;
 }
 
+const isInt4 = (value: number | undefined): boolean =>
+  value !== undefined && Number.isInteger(value) && value >= INT4_MIN && value <= INT4_MAX;
+
 const MAX_TEXT = 4_000;
 const bounded = (text: string): string => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text);
 const OFFSET = /^\d{1,19}$/;
+const INT8_MAX = 2n ** 63n - 1n;
 
 /** Dead letters keep up to `maxOriginalBytes` of their original; `original_bytes` has the full length. */
 export function deadLetterCodec(maxOriginalBytes: number): RowCodec<KeyedDeadLetter> {
@@ -251,10 +352,12 @@ export function deadLetterCodec(maxOriginalBytes: number): RowCodec<KeyedDeadLet
     return {
       bytes,
       kept,
-      partition:
-        source?.partition !== undefined && Number.isSafeInteger(source.partition) ? source.partition : null,
-      offset: source?.offset !== undefined && OFFSET.test(source.offset) ? source.offset : null,
-      line: source?.line !== undefined && Number.isSafeInteger(source.line) ? source.line : null,
+      partition: isInt4(source?.partition) ? (source?.partition as number) : null,
+      offset:
+        source?.offset !== undefined && OFFSET.test(source.offset) && BigInt(source.offset) <= INT8_MAX
+          ? source.offset
+          : null,
+      line: isInt4(source?.line) ? (source?.line as number) : null,
     };
   };
   return {
@@ -292,6 +395,29 @@ export function deadLetterCodec(maxOriginalBytes: number): RowCodec<KeyedDeadLet
       (c[10] as unknown[]).push(p.kept === undefined ? null : Buffer.from(p.kept));
       (c[11] as unknown[]).push(p.bytes === undefined ? null : p.bytes.length);
       (c[12] as unknown[]).push(p.bytes !== undefined && p.bytes.length > maxOriginalBytes);
+    },
+    writeBinary(row, w) {
+      const { letter } = row;
+      const p = parts(row);
+      const t = (text: string | undefined): void => (text === undefined ? w.null() : w.text(bounded(text)));
+      const n = (value: number | null, write: (value: number) => void): void =>
+        value === null ? w.null() : write(value);
+      w.row(13);
+      w.text(row.key);
+      w.text(letter.reason);
+      t(letter.field);
+      t(letter.value);
+      t(letter.message);
+      t(letter.source?.topic);
+      n(p.partition, (value) => w.int4(value));
+      if (p.offset === null) w.null();
+      else w.int8Decimal(p.offset);
+      t(letter.source?.file);
+      n(p.line, (value) => w.int4(value));
+      if (p.kept === undefined) w.null();
+      else w.bytea(p.kept);
+      n(p.bytes === undefined ? null : p.bytes.length, (value) => w.int4(value));
+      w.bool(p.bytes !== undefined && p.bytes.length > maxOriginalBytes);
     },
     describe: (row) => `dead letter ${row.key}`,
   };

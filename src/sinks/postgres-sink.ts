@@ -244,7 +244,7 @@ export class PostgresSink implements Sink, BarHistory {
       if (this.partitions !== undefined)
         for (const part of parts)
           if (part.months.size > 0) await this.partitions.ensure(client, part.codec.spec.name, part.months);
-      if (this.config.writeMethod === 'copy' && !this.staged.has(client)) {
+      if (this.config.writeMethod !== 'unnest' && !this.staged.has(client)) {
         await createStageTables(client);
         this.staged.add(client);
       }
@@ -253,9 +253,16 @@ export class PostgresSink implements Sink, BarHistory {
         for (const part of parts) {
           ({ codec, rows } = part);
           table = part.codec.spec.name;
-          if (this.config.writeMethod === 'copy')
-            await mergeWithCopy(client, this.config.schema, part.codec, part.rows);
-          else await mergeWithUnnest(client, this.config.schema, part.codec, part.rows);
+          if (this.config.writeMethod === 'unnest')
+            await mergeWithUnnest(client, this.config.schema, part.codec, part.rows);
+          else
+            await mergeWithCopy(
+              client,
+              this.config.schema,
+              part.codec,
+              part.rows,
+              this.config.writeMethod === 'copy' ? 'binary' : 'text',
+            );
         }
         table = undefined;
         await client.query('COMMIT');

@@ -109,9 +109,10 @@ describe('merge SQL', () => {
     expect(createStageTableSql(TABLES.alerts)).toMatch(
       /^CREATE TEMP TABLE IF NOT EXISTS "mlfp_stage_alerts" \([\s\S]*\) ON COMMIT DELETE ROWS$/,
     );
-    expect(copyIntoStageSql(TABLES.alerts)).toBe(
+    expect(copyIntoStageSql(TABLES.alerts, 'text')).toBe(
       'COPY pg_temp."mlfp_stage_alerts" ("type", "state", "severity", "subject", "value", "threshold", "ts", "message") FROM STDIN',
     );
+    expect(copyIntoStageSql(TABLES.alerts)).toMatch(/FROM STDIN \(FORMAT binary\)$/);
     expect(mergeFromStageSql('s', TABLES.alerts)).toMatch(
       /^INSERT INTO "s"\."alerts" AS t \(.*\)\nSELECT .* FROM pg_temp\."mlfp_stage_alerts"\nON CONFLICT/,
     );

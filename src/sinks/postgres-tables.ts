@@ -259,8 +259,10 @@ export function createStageTableSql(spec: TableSpec): string {
   )}\n) ON COMMIT DELETE ROWS`;
 }
 
-export function copyIntoStageSql(spec: TableSpec): string {
-  return `COPY pg_temp.${quoteIdentifier(stageTableName(spec))} (${columnList(spec)}) FROM STDIN`;
+export function copyIntoStageSql(spec: TableSpec, format: 'binary' | 'text' = 'binary'): string {
+  return `COPY pg_temp.${quoteIdentifier(stageTableName(spec))} (${columnList(spec)}) FROM STDIN${
+    format === 'binary' ? ' (FORMAT binary)' : ''
+  }`;
 }
 
 /** ON CONFLICT clause: non-key columns take the new values unless the stored revision is newer. */

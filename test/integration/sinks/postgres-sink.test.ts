@@ -24,7 +24,7 @@ const services = inject('services');
 const admin = new pg.Pool({ connectionString: services.postgresUrl, max: 2 });
 const schemas: string[] = [];
 
-function configFor(schema: string, writeMethod: 'copy' | 'unnest'): PostgresConfig {
+function configFor(schema: string, writeMethod: PostgresConfig['writeMethod']): PostgresConfig {
   const config = parseConfig({
     postgres: {
       url: services.postgresUrl,
@@ -96,7 +96,7 @@ describe('postgres migrations', () => {
   });
 });
 
-describe.each(['copy', 'unnest'] as const)('postgres sink, write method %s', (writeMethod) => {
+describe.each(['copy', 'copy-text', 'unnest'] as const)('postgres sink, write method %s', (writeMethod) => {
   let schema: string;
   let sink: PostgresSink;
 
@@ -302,16 +302,24 @@ describe.each(['copy', 'unnest'] as const)('postgres sink, write method %s', (wr
     expect(sink.health().state).toBe('up');
   });
 
-  it('turns a value PostgreSQL refuses into sink_rejected naming the table (and the record, with COPY)', async () => {
+  it('refuses a value the column cannot hold as sink_rejected naming the table (and the record where known)', async () => {
     const t = Date.UTC(2024, 3, 3, 10, 0);
-    // revision is an integer column: 3e9 overflows it (SQLSTATE 22003), a data error, not an outage
+    // revision is an integer column: 3e9 overflows it. Binary COPY checks before sending; with text COPY and
+    // UNNEST the server refuses (SQLSTATE 22003), and text COPY names the line. A data error, not an outage.
+    const before = await count('bars');
     const error = await sink
       .write(batchOf({ bars: [makeBar('CPQ', t), makeBar('CPQ', t + 300_000, 3_000_000_000)] }))
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'sink_rejected', retriable: false, field: 'bars' });
-    expect((error as MlfpError).message).toMatch(/22003/);
+    const message = (error as MlfpError).message;
     if (writeMethod === 'copy')
-      expect((error as MlfpError).message).toMatch(/at CPQ 5m 2024-04-03T10:05:00.000Z revision 3000000000/);
+      expect(message).toMatch(
+        /CPQ 5m 2024-04-03T10:05:00.000Z revision 3000000000: revision is 3000000000, not a 32-bit integer/,
+      );
+    else expect(message).toMatch(/22003/);
+    if (writeMethod === 'copy-text')
+      expect(message).toMatch(/at CPQ 5m 2024-04-03T10:05:00.000Z revision 3000000000/);
+    expect(await count('bars')).toBe(before);
     expect(sink.health().state).toBe('up');
   });
 

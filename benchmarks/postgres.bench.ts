@@ -150,6 +150,7 @@ async function main(): Promise<void> {
   const singleRows = rows.slice(0, Math.min(SINGLE_ROWS, ROWS));
   const table = qualified(schema, SPEC.name);
   const results: Measured[] = [];
+  let server: string | undefined;
   try {
     const { mode } = await migrate(client, {
       schema,
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
     for (const row of rows) months.add(row.ts);
     await partitions.ensure(client, 'features', months.months);
     await createStageTables(client);
-    const server = (await client.query<{ version: string }>('SHOW server_version')).rows[0]?.version;
+    server = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version;
     console.log(
       `postgres ${server} (${mode} partitioning), schema ${schema}: ${ROWS} feature rows, batches of ${BATCH}, ` +
         `median of ${RUNS} runs (single-row: ${singleRows.length} rows)`,
@@ -247,6 +248,7 @@ async function main(): Promise<void> {
     batchRows: BATCH,
     singleRows: singleRows.length,
     runs: RUNS,
+    postgres: server,
     machine: machineInfo(['pg', 'pg-copy-streams']),
     date: new Date().toISOString(),
     method:

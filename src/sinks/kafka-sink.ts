@@ -12,7 +12,7 @@ import {
   type ITopicConfig,
 } from 'kafkajs';
 import type { KafkaOutputConfig } from '../config/schema.js';
-import { TIMEFRAMES } from '../domain/types.js';
+import { TIMEFRAMES, type Timeframe } from '../domain/types.js';
 import { MlfpError } from '../errors.js';
 import { classifyKafkaError } from './kafka-errors.js';
 import {
@@ -54,20 +54,24 @@ export function* outputRecords(batch: OutputBatch, config: KafkaOutputConfig): G
       key: deadLetterKey(letter),
       value: deadLetterValue(letter, config.maxOriginalBytes),
     };
-  if (config.bars)
+  if (config.bars && batch.bars.length > 0) {
+    const barTopics = topicsByTimeframe(topics.bars);
     for (const bar of batch.bars)
-      yield { topic: topicFor(topics.bars, bar.timeframe), key: bar.symbol, value: barValue(bar) };
-  if (config.features)
+      yield { topic: barTopics[bar.timeframe], key: bar.symbol, value: barValue(bar) };
+  }
+  if (config.features && batch.features.length > 0) {
+    const featureTopics = topicsByTimeframe(topics.features);
     for (const vector of batch.features)
-      yield {
-        topic: topicFor(topics.features, vector.timeframe),
-        key: vector.symbol,
-        value: featuresValue(vector),
-      };
+      yield { topic: featureTopics[vector.timeframe], key: vector.symbol, value: featuresValue(vector) };
+  }
   for (const prediction of batch.predictions)
     yield { topic: topics.predictions, key: prediction.symbol, value: predictionValue(prediction) };
   for (const alert of batch.alerts)
     yield { topic: topics.alerts, key: alert.subject, value: alertValue(alert) };
+}
+
+function topicsByTimeframe(template: string): Record<Timeframe, string> {
+  return { '5m': topicFor(template, '5m'), '1h': topicFor(template, '1h'), '1d': topicFor(template, '1d') };
 }
 
 /** Cuts records into chunks of at most `maxRecords` and about `maxBytes` (a larger single record goes alone). */

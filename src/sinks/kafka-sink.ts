@@ -13,7 +13,6 @@ import {
 } from 'kafkajs';
 import type { KafkaOutputConfig } from '../config/schema.js';
 import { TIMEFRAMES, type Timeframe } from '../domain/types.js';
-import { MlfpError } from '../errors.js';
 import { classifyKafkaError } from './kafka-errors.js';
 import {
   alertValue,
@@ -27,7 +26,7 @@ import {
 } from './kafka-records.js';
 import { ensureTopics } from './kafka-topics.js';
 import { Retrier, type RetrierDependencies } from './retrier.js';
-import { SerialQueue } from './serial-queue.js';
+import { SinkLifecycle } from './sink-lifecycle.js';
 import type { OutputBatch, Sink, SinkHealth } from './sink.js';
 
 /** Per-record framing overhead counted against maxBytesPerRequest (record headers, lengths, timestamps). */
@@ -113,8 +112,7 @@ export class KafkaSink implements Sink {
   readonly name = 'kafka';
   private readonly producer: Producer;
   private readonly retrier: Retrier;
-  private readonly queue = new SerialQueue();
-  private started: Promise<void> | undefined;
+  private readonly lifecycle: SinkLifecycle;
 
   constructor(
     private readonly kafka: Kafka,
@@ -127,6 +125,7 @@ export class KafkaSink implements Sink {
       (error) => classifyKafkaError(error, 'send'),
       dependencies,
     );
+    this.lifecycle = new SinkLifecycle('kafka', this.retrier);
     this.producer =
       dependencies.producer ??
       kafka.producer({
@@ -163,20 +162,17 @@ export class KafkaSink implements Sink {
 
   /** Connects the producer and creates missing topics, retrying while the cluster is away. */
   start(): Promise<void> {
-    this.started ??= this.retrier
-      .run('start', async () => {
-        await this.producer.connect();
-        if (!this.config.createTopics) return;
-        const admin = this.kafka.admin();
-        await admin.connect();
-        try {
-          await ensureTopics(admin, this.topicConfigs());
-        } finally {
-          await admin.disconnect();
-        }
-      })
-      .then(() => this.retrier.markUp());
-    return this.started;
+    return this.lifecycle.start(async () => {
+      await this.producer.connect();
+      if (!this.config.createTopics) return;
+      const admin = this.kafka.admin();
+      await admin.connect();
+      try {
+        await ensureTopics(admin, this.topicConfigs());
+      } finally {
+        await admin.disconnect();
+      }
+    });
   }
 
   health(): SinkHealth {
@@ -190,50 +186,25 @@ export class KafkaSink implements Sink {
       batch.alerts.length +
       (this.config.bars ? batch.bars.length : 0) +
       (this.config.features ? batch.features.length : 0);
-    if (records === 0) return Promise.resolve();
-    if (this.started === undefined)
-      return Promise.reject(new MlfpError('internal', 'kafka: write() before start()'));
-    if (this.retrier.closed)
-      return Promise.reject(
-        new MlfpError('sink_unavailable', 'kafka: write() after close()', { retriable: false }),
+    return this.lifecycle.write(records, async (acknowledge) => {
+      const compression = this.config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+      const chunks = outputChunks(
+        outputRecords(batch, this.config),
+        this.config.maxRecordsPerRequest,
+        this.config.maxBytesPerRequest,
       );
-    this.retrier.addPending(records);
-    let unacknowledged = records;
-    const started = this.started;
-    return this.queue
-      .run(async () => {
-        await started;
-        const compression =
-          this.config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
-        const chunks = outputChunks(
-          outputRecords(batch, this.config),
-          this.config.maxRecordsPerRequest,
-          this.config.maxBytesPerRequest,
+      // one request at a time: the await lets the event loop run between chunks; a failed chunk is resent
+      // alone (chunks already acknowledged are not sent again)
+      for (const chunk of chunks) {
+        await this.retrier.run('send', () =>
+          this.producer.sendBatch({ topicMessages: chunk.topicMessages, acks: -1, compression }),
         );
-        // one request at a time: the await lets the event loop run between chunks; a failed chunk is resent
-        // alone (chunks already acknowledged are not sent again)
-        for (const chunk of chunks) {
-          await this.retrier.run('send', () =>
-            this.producer.sendBatch({ topicMessages: chunk.topicMessages, acks: -1, compression }),
-          );
-          this.retrier.addPending(-chunk.records);
-          unacknowledged -= chunk.records;
-        }
-      })
-      .finally(() => this.retrier.addPending(-unacknowledged));
+        acknowledge(chunk.records);
+      }
+    });
   }
 
   async close(): Promise<void> {
-    if (this.retrier.closed) return;
-    this.retrier.close();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.queue.idle(),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.config.closeTimeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    await this.producer.disconnect();
+    if (await this.lifecycle.close(this.config.closeTimeoutMs)) await this.producer.disconnect();
   }
 }

@@ -2,6 +2,7 @@
 // final (the data or the schema is wrong), as one MlfpError naming the table and, for COPY, the record.
 
 import { MlfpError, isMlfpError } from '../errors.js';
+import { UNREACHABLE_SOCKET_CODES } from './retrier.js';
 
 /** SQLSTATE classes and codes worth retrying the whole (idempotent) batch transaction for. */
 const RETRIABLE_CLASSES = new Set(['08', '53']); // connection exception, insufficient resources (53300 too many connections)
@@ -16,20 +17,6 @@ const RETRIABLE_CODES = new Set([
   '57P05', // idle_session_timeout
   '25006', // read_only_sql_transaction: writing to a standby during a failover
   '58030', // io_error
-]);
-
-/** Node.js socket errors: the server cannot be reached right now. */
-const RETRIABLE_SYSTEM_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EAI_AGAIN',
-  'ENOTFOUND',
 ]);
 
 /** node-postgres and pg-pool errors without a code that mean "the connection went away". */
@@ -57,7 +44,7 @@ export function isRetriablePostgresError(error: unknown): boolean {
   if (typeof code === 'string') {
     if (code.length === 5 && /^[0-9A-Z]{5}$/.test(code))
       return RETRIABLE_CODES.has(code) || RETRIABLE_CLASSES.has(code.slice(0, 2));
-    if (RETRIABLE_SYSTEM_CODES.has(code)) return true;
+    if (UNREACHABLE_SOCKET_CODES.has(code)) return true;
   }
   const message = error instanceof Error ? error.message : '';
   if (RETRIABLE_MESSAGES.some((pattern) => pattern.test(message))) return true;

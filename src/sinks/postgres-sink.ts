@@ -5,7 +5,6 @@
 import type pg from 'pg';
 import type { PostgresConfig } from '../config/schema.js';
 import type { Bar, Timeframe } from '../domain/types.js';
-import { MlfpError } from '../errors.js';
 import { classifyPostgresError } from './postgres-errors.js';
 import { createStageTables, mergeWithCopy, mergeWithUnnest, type WriteMethod } from './postgres-merge.js';
 import { migrate, type MigrationResult } from './postgres-migrations.js';
@@ -24,7 +23,7 @@ import {
 } from './postgres-rows.js';
 import { qualified, type PartitioningMode, type TableName } from './postgres-tables.js';
 import { Retrier, type RetrierDependencies } from './retrier.js';
-import { SerialQueue } from './serial-queue.js';
+import { SinkLifecycle } from './sink-lifecycle.js';
 import { batchSize, type BarHistory, type OutputBatch, type Sink, type SinkHealth } from './sink.js';
 
 interface TablePart {
@@ -46,11 +45,10 @@ export class PostgresSink implements Sink, BarHistory {
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
   private readonly retrier: Retrier;
-  private readonly queue = new SerialQueue();
+  private readonly lifecycle: SinkLifecycle;
   private readonly staged = new WeakSet<pg.ClientBase>();
   private readonly deadLetters: RowCodec<KeyedDeadLetter>;
   private partitions: PartitionManager | undefined;
-  private started: Promise<void> | undefined;
   private migration: MigrationResult | undefined;
 
   constructor(
@@ -63,6 +61,7 @@ export class PostgresSink implements Sink, BarHistory {
       (error) => classifyPostgresError(error),
       dependencies,
     );
+    this.lifecycle = new SinkLifecycle('postgres', this.retrier);
     this.ownsPool = dependencies.pool === undefined;
     // idle clients that lose their server report here; the next query on the pool fails and is retried
     this.pool =
@@ -82,30 +81,27 @@ export class PostgresSink implements Sink, BarHistory {
 
   /** Runs the migrations (retrying while the server is away) and learns the existing partitions. */
   start(): Promise<void> {
-    this.started ??= this.retrier
-      .run('start', async () => {
-        const client = await this.pool.connect();
-        let failure: unknown;
-        try {
-          this.migration = await migrate(client, {
-            schema: this.config.schema,
-            partitioning: this.config.partitioning,
-            timescale: this.config.timescale,
-          });
-          if (this.migration.mode === 'native') {
-            const partitions = new PartitionManager(this.config.schema, TIME_TABLES);
-            await partitions.load(client);
-            this.partitions = partitions;
-          }
-        } catch (error) {
-          failure = error;
-          throw error;
-        } finally {
-          client.release(failure instanceof Error && isConnectionFailure(failure) ? failure : undefined);
+    return this.lifecycle.start(async () => {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        this.migration = await migrate(client, {
+          schema: this.config.schema,
+          partitioning: this.config.partitioning,
+          timescale: this.config.timescale,
+        });
+        if (this.migration.mode === 'native') {
+          const partitions = new PartitionManager(this.config.schema, TIME_TABLES);
+          await partitions.load(client);
+          this.partitions = partitions;
         }
-      })
-      .then(() => this.retrier.markUp());
-    return this.started;
+      } catch (error) {
+        if (error instanceof Error && isConnectionFailure(error)) broken = error;
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    });
   }
 
   health(): SinkHealth {
@@ -113,23 +109,10 @@ export class PostgresSink implements Sink, BarHistory {
   }
 
   write(batch: OutputBatch): Promise<void> {
-    const records = batchSize(batch);
-    if (records === 0) return Promise.resolve();
-    if (this.started === undefined)
-      return Promise.reject(new MlfpError('internal', 'postgres: write() before start()'));
-    if (this.retrier.closed)
-      return Promise.reject(
-        new MlfpError('sink_unavailable', 'postgres: write() after close()', { retriable: false }),
-      );
-    this.retrier.addPending(records);
-    const started = this.started;
-    return this.queue
-      .run(async () => {
-        await started;
-        const parts = this.prepare(batch);
-        await this.retrier.run('write', () => this.writeOnce(parts));
-      })
-      .finally(() => this.retrier.addPending(-records));
+    return this.lifecycle.write(batchSize(batch), async () => {
+      const parts = this.prepare(batch);
+      await this.retrier.run('write', () => this.writeOnce(parts));
+    });
   }
 
   /** Up to `count` latest bars per symbol before `beforeMs`, oldest first per symbol, symbols in the given order. */
@@ -139,8 +122,7 @@ export class PostgresSink implements Sink, BarHistory {
     beforeMs: number,
     count: number,
   ): Promise<Bar[]> {
-    if (this.started === undefined) throw new MlfpError('internal', 'postgres: recentBars() before start()');
-    await this.started;
+    await this.lifecycle.ready();
     const unique = [...new Set(symbols)];
     if (unique.length === 0 || count <= 0) return [];
     const bars = qualified(this.config.schema, 'bars');
@@ -191,17 +173,7 @@ export class PostgresSink implements Sink, BarHistory {
 
   /** Stops retrying, waits up to closeTimeoutMs for the write in progress, then ends the pool. */
   async close(): Promise<void> {
-    if (this.retrier.closed) return;
-    this.retrier.close();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.queue.idle(),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.config.closeTimeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (this.ownsPool) await this.pool.end();
+    if ((await this.lifecycle.close(this.config.closeTimeoutMs)) && this.ownsPool) await this.pool.end();
   }
 
   /** Per table: one row per key (latest revision), and the months it touches. Done once per write. */

@@ -11,6 +11,7 @@ import { migrate } from './postgres-migrations.js';
 import { createPool, redactUrl } from './postgres-pool.js';
 import { qualified } from './postgres-tables.js';
 import { Retrier, type RetrierDependencies } from './retrier.js';
+import { SinkLifecycle } from './sink-lifecycle.js';
 import type { PartitionSnapshot, SinkHealth, SnapshotStore } from './sink.js';
 
 export interface PostgresSnapshotStoreDependencies extends RetrierDependencies {
@@ -24,7 +25,7 @@ export class PostgresSnapshotStore implements SnapshotStore {
   private readonly ownsPool: boolean;
   private readonly retrier: Retrier;
   private readonly table: string;
-  private started: Promise<void> | undefined;
+  private readonly lifecycle: SinkLifecycle;
 
   constructor(
     private readonly config: PostgresConfig,
@@ -36,6 +37,7 @@ export class PostgresSnapshotStore implements SnapshotStore {
       (error) => classifyPostgresError(error, { table: 'snapshots' }),
       dependencies,
     );
+    this.lifecycle = new SinkLifecycle(this.name, this.retrier);
     this.ownsPool = dependencies.pool === undefined;
     this.pool =
       dependencies.pool ??
@@ -44,25 +46,22 @@ export class PostgresSnapshotStore implements SnapshotStore {
   }
 
   start(): Promise<void> {
-    this.started ??= this.retrier
-      .run('start', async () => {
-        const client = await this.pool.connect();
-        let failure: Error | undefined;
-        try {
-          await migrate(client, {
-            schema: this.config.schema,
-            partitioning: this.config.partitioning,
-            timescale: this.config.timescale,
-          });
-        } catch (error) {
-          if (error instanceof Error && classifyPostgresError(error).retriable) failure = error;
-          throw error;
-        } finally {
-          client.release(failure);
-        }
-      })
-      .then(() => this.retrier.markUp());
-    return this.started;
+    return this.lifecycle.start(async () => {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await migrate(client, {
+          schema: this.config.schema,
+          partitioning: this.config.partitioning,
+          timescale: this.config.timescale,
+        });
+      } catch (error) {
+        if (error instanceof Error && classifyPostgresError(error).retriable) broken = error;
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    });
   }
 
   health(): SinkHealth {
@@ -70,7 +69,7 @@ export class PostgresSnapshotStore implements SnapshotStore {
   }
 
   async load(group: string, topic: string, partition: number): Promise<PartitionSnapshot | undefined> {
-    await this.ready();
+    await this.lifecycle.ready();
     const result = await this.retrier.run('load', () =>
       this.pool.query<{ offset: string; state: unknown; taken_at_ms: number }>(
         `SELECT "offset"::text AS "offset", "state", (extract(epoch FROM "taken_at") * 1000)::float8 AS taken_at_ms
@@ -85,7 +84,7 @@ export class PostgresSnapshotStore implements SnapshotStore {
 
   async save(snapshots: readonly PartitionSnapshot[]): Promise<void> {
     if (snapshots.length === 0) return;
-    await this.ready();
+    await this.lifecycle.ready();
     // one row per key (the highest offset) so the single statement never touches a row twice
     const latest = new Map<string, { snapshot: PartitionSnapshot; offset: string; state: string }>();
     for (const snapshot of snapshots) {
@@ -126,13 +125,6 @@ export class PostgresSnapshotStore implements SnapshotStore {
   }
 
   async close(): Promise<void> {
-    if (this.retrier.closed) return;
-    this.retrier.close();
-    if (this.ownsPool) await this.pool.end();
-  }
-
-  private async ready(): Promise<void> {
-    if (this.started === undefined) throw new MlfpError('internal', `${this.name}: used before start()`);
-    await this.started;
+    if ((await this.lifecycle.close(0)) && this.ownsPool) await this.pool.end();
   }
 }

@@ -7,6 +7,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import { MlfpError, isMlfpError } from '../errors.js';
 import { redactUrl, tlsOptions } from './postgres-pool.js';
+import { UNREACHABLE_SOCKET_CODES } from './retrier.js';
 
 export type RedisSettings = Pick<RedisConfig, 'url' | 'tls' | 'connectTimeoutMs' | 'commandTimeoutMs'>;
 
@@ -32,6 +33,12 @@ export function redisOptions(settings: RedisSettings): RedisOptions {
   };
 }
 
+/** Connects a lazy client when it never did (or was ended) and checks it answers; throws while Redis is away. */
+export async function connectRedis(client: Redis): Promise<void> {
+  if (client.status === 'wait' || client.status === 'end') await client.connect();
+  await client.ping();
+}
+
 /** A client that reports its connection errors to `onError` (ioredis prints unhandled ones otherwise). */
 export function createRedisClient(settings: RedisSettings, onError: (error: Error) => void): Redis {
   const client = new Redis(settings.url, redisOptions(settings));
@@ -44,24 +51,13 @@ const RETRIABLE_REPLIES = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|READONLY|CLUSTERDO
 /** Client-side failures that mean the connection is not there (ioredis errors carry no code for most). */
 const RETRIABLE_MESSAGES =
   /Stream isn't writeable|Connection is closed|Reached the max retries per request|Command timed out|connect ETIMEDOUT|socket/i;
-const RETRIABLE_SYSTEM_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-]);
 
 export function isRetriableRedisError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === 'ReplyError') return RETRIABLE_REPLIES.test(error.message);
   if (error.name === 'MaxRetriesPerRequestError') return true;
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && RETRIABLE_SYSTEM_CODES.has(code)) return true;
+  if (typeof code === 'string' && UNREACHABLE_SOCKET_CODES.has(code)) return true;
   return RETRIABLE_MESSAGES.test(error.message);
 }
 

@@ -6,12 +6,11 @@ import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import { FEATURE_COLUMNS, FEATURE_COUNT } from '../domain/types.js';
 import type { Bar, FeatureVector, Prediction, Timeframe } from '../domain/types.js';
-import { MlfpError } from '../errors.js';
 import { redactUrl } from './postgres-pool.js';
-import { classifyRedisError, createRedisClient, firstPipelineError } from './redis-client.js';
+import { classifyRedisError, connectRedis, createRedisClient, firstPipelineError } from './redis-client.js';
 import { defineMonotoneCommands, monotonePipeline } from './redis-scripts.js';
 import { Retrier, type RetrierDependencies } from './retrier.js';
-import { SerialQueue } from './serial-queue.js';
+import { SinkLifecycle } from './sink-lifecycle.js';
 import type { OutputBatch, Sink, SinkHealth } from './sink.js';
 
 /** Hash keys: `<prefix>:bar:<tf>:<symbol>`, `<prefix>:features:<tf>:<symbol>`, `<prefix>:prediction:<model>:<tf>:<symbol>`. */
@@ -110,8 +109,7 @@ export class RedisSink implements Sink {
   private readonly client: Redis;
   private readonly ownsClient: boolean;
   private readonly retrier: Retrier;
-  private readonly queue = new SerialQueue();
-  private started: Promise<void> | undefined;
+  private readonly lifecycle: SinkLifecycle;
 
   constructor(
     private readonly config: RedisConfig,
@@ -123,6 +121,7 @@ export class RedisSink implements Sink {
       (error) => classifyRedisError(error, config.url),
       dependencies,
     );
+    this.lifecycle = new SinkLifecycle('redis', this.retrier);
     this.ownsClient = dependencies.client === undefined;
     this.client =
       dependencies.client ??
@@ -132,13 +131,7 @@ export class RedisSink implements Sink {
 
   /** Connects (retrying while Redis is away) and checks it answers. */
   start(): Promise<void> {
-    this.started ??= this.retrier
-      .run('start', async () => {
-        if (this.client.status === 'wait' || this.client.status === 'end') await this.client.connect();
-        await this.client.ping();
-      })
-      .then(() => this.retrier.markUp());
-    return this.started;
+    return this.lifecycle.start(() => connectRedis(this.client));
   }
 
   health(): SinkHealth {
@@ -151,41 +144,20 @@ export class RedisSink implements Sink {
       (latest.bars ? batch.bars.length : 0) +
       (latest.features ? batch.features.length : 0) +
       (latest.predictions ? batch.predictions.length : 0);
-    if (records === 0) return Promise.resolve();
-    if (this.started === undefined)
-      return Promise.reject(new MlfpError('internal', 'redis: write() before start()'));
-    if (this.retrier.closed)
-      return Promise.reject(
-        new MlfpError('sink_unavailable', 'redis: write() after close()', { retriable: false }),
-      );
-    this.retrier.addPending(records);
-    const started = this.started;
-    return this.queue
-      .run(async () => {
-        await started;
-        const writes = this.writesOf(batch);
-        const size = this.config.maxPipelineCommands;
-        // chunk by chunk: a chunk that failed is resent whole (the Lua writes are idempotent and monotone)
-        for (let start = 0; start < writes.length; start += size) {
-          const chunk = writes.slice(start, start + size);
-          await this.retrier.run('write', () => this.execute(chunk));
-        }
-      })
-      .finally(() => this.retrier.addPending(-records));
+    return this.lifecycle.write(records, async (acknowledge) => {
+      const writes = this.writesOf(batch);
+      const size = this.config.maxPipelineCommands;
+      // chunk by chunk: a chunk that failed is resent whole (the Lua writes are idempotent and monotone)
+      for (let start = 0; start < writes.length; start += size) {
+        const chunk = writes.slice(start, start + size);
+        await this.retrier.run('write', () => this.execute(chunk));
+        acknowledge(chunk.length);
+      }
+    });
   }
 
   async close(): Promise<void> {
-    if (this.retrier.closed) return;
-    this.retrier.close();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.queue.idle(),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.config.closeTimeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (this.ownsClient) this.client.disconnect();
+    if ((await this.lifecycle.close(this.config.closeTimeoutMs)) && this.ownsClient) this.client.disconnect();
   }
 
   private writesOf(batch: OutputBatch): LatestWrite[] {

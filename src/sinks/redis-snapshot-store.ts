@@ -7,9 +7,10 @@ import type { RedisConfig } from '../config/schema.js';
 import { MlfpError } from '../errors.js';
 import { compareOffsets, normaliseOffset } from './offsets.js';
 import { redactUrl } from './postgres-pool.js';
-import { classifyRedisError, createRedisClient, firstPipelineError } from './redis-client.js';
+import { classifyRedisError, connectRedis, createRedisClient, firstPipelineError } from './redis-client.js';
 import { defineMonotoneCommands, monotonePipeline } from './redis-scripts.js';
 import { Retrier, type RetrierDependencies } from './retrier.js';
+import { SinkLifecycle } from './sink-lifecycle.js';
 import type { PartitionSnapshot, SinkHealth, SnapshotStore } from './sink.js';
 
 /** Kafka topic names cannot contain ':', and the partition is a number, so the key parses from the right. */
@@ -27,7 +28,7 @@ export class RedisSnapshotStore implements SnapshotStore {
   private readonly client: Redis;
   private readonly ownsClient: boolean;
   private readonly retrier: Retrier;
-  private started: Promise<void> | undefined;
+  private readonly lifecycle: SinkLifecycle;
 
   constructor(
     private readonly config: RedisConfig,
@@ -39,6 +40,7 @@ export class RedisSnapshotStore implements SnapshotStore {
       (error) => classifyRedisError(error, config.url, 'redis snapshots'),
       dependencies,
     );
+    this.lifecycle = new SinkLifecycle(this.name, this.retrier);
     this.ownsClient = dependencies.client === undefined;
     this.client =
       dependencies.client ??
@@ -47,13 +49,7 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 
   start(): Promise<void> {
-    this.started ??= this.retrier
-      .run('start', async () => {
-        if (this.client.status === 'wait' || this.client.status === 'end') await this.client.connect();
-        await this.client.ping();
-      })
-      .then(() => this.retrier.markUp());
-    return this.started;
+    return this.lifecycle.start(() => connectRedis(this.client));
   }
 
   health(): SinkHealth {
@@ -61,7 +57,7 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 
   async load(group: string, topic: string, partition: number): Promise<PartitionSnapshot | undefined> {
-    await this.ready();
+    await this.lifecycle.ready();
     const key = snapshotKey(this.config.keyPrefix, group, topic, partition);
     const fields = await this.retrier.run('load', () => this.client.hgetall(key));
     if (fields['offset'] === undefined) return undefined;
@@ -86,7 +82,7 @@ export class RedisSnapshotStore implements SnapshotStore {
 
   async save(snapshots: readonly PartitionSnapshot[]): Promise<void> {
     if (snapshots.length === 0) return;
-    await this.ready();
+    await this.lifecycle.ready();
     const prepared = snapshots.map((snapshot) => {
       const offset = normaliseOffset(
         snapshot.offset,
@@ -122,13 +118,6 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 
   async close(): Promise<void> {
-    if (this.retrier.closed) return;
-    this.retrier.close();
-    if (this.ownsClient) this.client.disconnect();
-  }
-
-  private async ready(): Promise<void> {
-    if (this.started === undefined) throw new MlfpError('internal', `${this.name}: used before start()`);
-    await this.started;
+    if ((await this.lifecycle.close(0)) && this.ownsClient) this.client.disconnect();
   }
 }

@@ -15,6 +15,20 @@ export interface RetryOptions {
 
 export const DEFAULT_RETRY: Readonly<RetryOptions> = { initialDelayMs: 200, maxDelayMs: 10_000 };
 
+/** Node.js socket error codes that mean "the service cannot be reached right now" (retriable for any sink). */
+export const UNREACHABLE_SOCKET_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
+
 /** Waits `ms`; resolves early when `signal` aborts (never rejects). */
 export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
 

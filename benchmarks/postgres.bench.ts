@@ -15,7 +15,7 @@ import { MonthCollector, PartitionManager } from '../src/sinks/postgres-partitio
 import { featuresCodec } from '../src/sinks/postgres-rows.js';
 import { conflictSql, qualified, quoteIdentifier, TABLES } from '../src/sinks/postgres-tables.js';
 import { machineInfo } from './lib/machine.js';
-import { median } from './lib/measure.js';
+import { median, positiveIntegerEnv } from './lib/measure.js';
 import { formatTable, writeResults } from './lib/results.js';
 
 type Method =
@@ -27,19 +27,10 @@ type Method =
   | 'single-row autocommit';
 type Scenario = 'insert' | 'upsert';
 
-function positiveInteger(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1)
-    throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
-
-const ROWS = positiveInteger('BENCH_ROWS', 100_000);
-const BATCH = positiveInteger('BENCH_BATCH', 5_000);
-const RUNS = Math.max(5, positiveInteger('BENCH_RUNS', 5));
-const SINGLE_ROWS = positiveInteger('BENCH_SINGLE_ROWS', 5_000);
+const ROWS = positiveIntegerEnv('BENCH_ROWS', 100_000);
+const BATCH = positiveIntegerEnv('BENCH_BATCH', 5_000);
+const RUNS = Math.max(5, positiveIntegerEnv('BENCH_RUNS', 5));
+const SINGLE_ROWS = positiveIntegerEnv('BENCH_SINGLE_ROWS', 5_000);
 const URL = process.env['MLFP_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** PostgreSQL's bind-parameter limit (16-bit count): a multi-row INSERT must split its batch below it. */
 const MAX_PARAMETERS = 65_535;

@@ -13,21 +13,12 @@ import { envelopeOf, StreamState, tickGraph, type GraphOutputs } from '../src/st
 import { SyntheticMarket, type RawTick } from '../src/streams/synthetic-market.js';
 import { syntheticSchema } from '../src/config/schema.js';
 import { machineInfo } from './lib/machine.js';
-import { measureThroughput, type Throughput } from './lib/measure.js';
+import { measureThroughput, positiveIntegerEnv, type Throughput } from './lib/measure.js';
 import { formatTable, projectRoot, writeResults } from './lib/results.js';
 
 const SYMBOLS = 1_000;
 const MEMORY_SYMBOLS = 10_000;
 const BUDGET_BYTES_PER_SYMBOL = 8 * 1024;
-
-function positiveInteger(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1)
-    throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
 
 /** Raw tick records as a JSON decoder would deliver them: 1,000 symbols, ~40 ms between a symbol's ticks. */
 function makeTicks(count: number): RawTick[] {
@@ -131,8 +122,8 @@ function stateBytesPerSymbol(): { heap: number; offHeap: number; total: number }
 }
 
 function main(): void {
-  const tickCount = positiveInteger('BENCH_TICKS', 1_000_000);
-  const runs = Math.max(5, positiveInteger('BENCH_RUNS', 5));
+  const tickCount = positiveIntegerEnv('BENCH_TICKS', 1_000_000);
+  const runs = Math.max(5, positiveIntegerEnv('BENCH_RUNS', 5));
   const ticks = makeTicks(tickCount);
   const machine = machineInfo(['rxjs']);
   const results: Array<Throughput & { subject: string }> = [];

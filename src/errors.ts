@@ -35,6 +35,8 @@ export const ERROR_CODES = [
   'snapshot_invalid',
   // services
   'sink_unavailable',
+  /** a sink's service refused a record for good (a data error, not an outage): the batch is not written */
+  'sink_rejected',
   'source_unavailable',
   'internal',
 ] as const;

@@ -48,3 +48,13 @@ export function measureThroughput(
     checksum,
   };
 }
+
+/** A positive integer from the environment variable `name`, or `fallback` when unset; throws naming it otherwise. */
+export function positiveIntegerEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}

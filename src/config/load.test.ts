@@ -60,3 +60,76 @@ describe('engine config', () => {
     await expect(loadConfig(path, {})).rejects.toThrow(/not valid JSON/);
   });
 });
+
+describe('sink config', () => {
+  it('has no PostgreSQL or Redis sink by default and Kafka outputs with contract topic names', () => {
+    const config = parseConfig({});
+    expect(config.postgres).toBeUndefined();
+    expect(config.redis).toBeUndefined();
+    expect(config.outputs.kafka).toMatchObject({
+      enabled: true,
+      topics: {
+        predictions: 'ml.predictions',
+        alerts: 'ml.alerts',
+        deadLetters: 'market.ticks.dlq',
+        bars: 'market.bars.{timeframe}',
+        features: 'features.{timeframe}',
+      },
+      bars: false,
+      features: false,
+      createTopics: true,
+      maxOriginalBytes: 65_536,
+    });
+    expect(config.outputs.kafka.retentionMs).toBeUndefined();
+  });
+
+  it('fills PostgreSQL and Redis defaults from a URL alone (MLFP_POSTGRES__URL, MLFP_REDIS__URL)', async () => {
+    const config = await loadConfig(undefined, {
+      MLFP_POSTGRES__URL: 'postgres://engine:pw@db:5432/mlfp',
+      MLFP_REDIS__URL: 'redis://cache:6379',
+      MLFP_POSTGRES__TIMESCALE__RETENTION: '2 years',
+    });
+    expect(config.postgres).toMatchObject({
+      schema: 'mlfp',
+      poolSize: 4,
+      writeMethod: 'copy',
+      partitioning: 'auto',
+      tables: { bars: true, features: true, predictions: true, alerts: true, deadLetters: true },
+      timescale: {
+        chunkInterval: '7 days',
+        compressAfter: '30 days',
+        retention: '2 years',
+        dailyAggregate: true,
+      },
+      retry: { initialDelayMs: 200, maxDelayMs: 10_000 },
+    });
+    expect(config.redis).toMatchObject({ keyPrefix: 'mlfp', ttlSeconds: 604_800, latest: { bars: true } });
+  });
+
+  it('refuses values that would reach SQL or Kafka unchecked, naming the key', () => {
+    expect(() =>
+      parseConfig({ postgres: { url: 'postgres://x/y', schema: 'a"; DROP TABLE x; --' } }),
+    ).toThrow(/postgres\.schema: expected a lower-case SQL identifier/);
+    expect(() =>
+      parseConfig({
+        postgres: { url: 'postgres://x/y', timescale: { compressAfter: "1 day'); DROP TABLE x; --" } },
+      }),
+    ).toThrow(/postgres\.timescale\.compressAfter/);
+    expect(() => parseConfig({ postgres: { url: 'mysql://x' } })).toThrow(
+      /postgres\.url: expected a postgres:\/\/ URL/,
+    );
+    expect(() => parseConfig({ postgres: { url: 'postgresq://engine:s3cret@db/mlfp' } })).toThrow(
+      /\(got "postgresq:\/\/engine:\*\*\*@db\/mlfp"\)/,
+    );
+    expect(() => parseConfig({ redis: { url: 'redis://x', keyPrefix: 'a:b' } })).toThrow(/redis\.keyPrefix/);
+    expect(() => parseConfig({ outputs: { kafka: { topics: { bars: 'market.bars' } } } })).toThrow(
+      /outputs\.kafka\.topics\.bars: expected a topic name with one \{timeframe\} placeholder/,
+    );
+    expect(() => parseConfig({ outputs: { kafka: { maxOriginalBytes: 2_000_000 } } })).toThrow(
+      /outputs\.kafka\.maxOriginalBytes/,
+    );
+    expect(() =>
+      parseConfig({ redis: { url: 'redis://x', retry: { initialDelayMs: 500, maxDelayMs: 100 } } }),
+    ).toThrow(/redis\.retry\.maxDelayMs/);
+  });
+});

@@ -3,6 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { MlfpError, describeValue } from '../errors.js';
+import { redactUrl } from './redact.js';
 import { engineConfigSchema, type EngineConfig } from './schema.js';
 
 /**
@@ -61,6 +62,8 @@ export function parseConfig(raw: unknown, origin = 'config'): EngineConfig {
     let got: unknown = raw;
     for (const part of issue.path)
       got = isPlainObject(got) || Array.isArray(got) ? (got as never)[part] : undefined;
+    // a service URL may carry a password: show it without
+    if (typeof got === 'string' && issue.path.at(-1) === 'url') got = redactUrl(got);
     return `${key}: ${issue.message}${got === undefined ? '' : ` (got ${describeValue(got)})`}`;
   });
   const first = result.error.issues[0];

@@ -50,6 +50,176 @@ export const barsSchema = z.strictObject({
   session: sessionSchema.optional(),
 });
 
+/** capped exponential backoff of a sink while its service is away (src/sinks/retrier.ts) */
+export const retrySchema = z
+  .strictObject({
+    initialDelayMs: z.number().int().min(1).max(60_000).default(200),
+    maxDelayMs: z.number().int().min(1).max(600_000).default(10_000),
+  })
+  .refine((r) => r.initialDelayMs <= r.maxDelayMs, {
+    message: 'initialDelayMs must not exceed maxDelayMs',
+    path: ['maxDelayMs'],
+  });
+
+/** TLS for PostgreSQL and Redis: true = verify with the system CAs; PEM text for a private CA or client certs. */
+export const tlsSchema = z.union([
+  z.boolean(),
+  z.strictObject({
+    rejectUnauthorized: z.boolean().default(true),
+    /** PEM text of the CA certificate(s) */
+    ca: z.string().min(1).optional(),
+    /** PEM text of the client certificate */
+    cert: z.string().min(1).optional(),
+    /** PEM text of the client key */
+    key: z.string().min(1).optional(),
+    /** TLS SNI / certificate host name, when it differs from the URL's host */
+    servername: z.string().min(1).optional(),
+  }),
+]);
+
+/** a PostgreSQL interval literal the engine writes into DDL: "<n> <unit>" only (no SQL can ride along) */
+const sqlInterval = z
+  .string()
+  .regex(
+    /^[1-9]\d{0,5} (second|minute|hour|day|week|month|year)s?$/,
+    'expected "<n> <unit>" with unit second|minute|hour|day|week|month|year',
+  );
+
+export const postgresSchema = z.strictObject({
+  /** postgres://user:password@host:port/database (the password is never logged) */
+  url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'expected a postgres:// URL'),
+  ssl: tlsSchema.optional(),
+  /** schema holding the engine's tables (created when missing) */
+  schema: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')
+    .default('mlfp'),
+  poolSize: z.number().int().min(1).max(100).default(4),
+  statementTimeoutMs: z.number().int().min(0).max(3_600_000).default(60_000),
+  connectTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+  /** how a batch is merged: binary COPY into a staging table (fastest), text COPY, or arrays through UNNEST */
+  writeMethod: z.enum(['copy', 'copy-text', 'unnest']).default('copy'),
+  /** which outputs go to PostgreSQL */
+  tables: z
+    .strictObject({
+      bars: z.boolean().default(true),
+      features: z.boolean().default(true),
+      predictions: z.boolean().default(true),
+      alerts: z.boolean().default(true),
+      deadLetters: z.boolean().default(true),
+    })
+    .prefault({}),
+  /** auto = TimescaleDB hypertables when the extension can be used, else native monthly range partitions */
+  partitioning: z.enum(['auto', 'timescaledb', 'native']).default('auto'),
+  timescale: z
+    .strictObject({
+      chunkInterval: sqlInterval.default('7 days'),
+      /** compress chunks older than this (null = no compression policy) */
+      compressAfter: sqlInterval.nullable().default('30 days'),
+      /** drop chunks older than this (absent = keep everything) */
+      retention: sqlInterval.optional(),
+      /** a continuous aggregate bars_daily (daily OHLCV from the 5m bars) */
+      dailyAggregate: z.boolean().default(true),
+    })
+    .prefault({}),
+  /** dead-letter originals are kept up to this many bytes (the rest is counted, not stored) */
+  maxOriginalBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024),
+  retry: retrySchema.prefault({}),
+  /** close() waits this long for writes in flight */
+  closeTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
+});
+
+export const redisSchema = z.strictObject({
+  /** redis://[:password@]host:port[/db] or rediss:// (TLS); the password is never logged */
+  url: z.string().regex(/^rediss?:\/\/\S*$/, 'expected a redis:// or rediss:// URL'),
+  keyPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 of A-Z a-z 0-9 _ . -')
+    .default('mlfp'),
+  /** TTL of the latest-value hashes (0 = no expiry) */
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(10 * 365 * 86_400)
+    .default(7 * 86_400),
+  tls: tlsSchema.optional(),
+  connectTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+  /** a command not answered in this time fails (and is retried with its batch) */
+  commandTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+  /** commands per pipeline round trip */
+  maxPipelineCommands: z.number().int().min(1).max(100_000).default(1_000),
+  /** which latest values go to Redis */
+  latest: z
+    .strictObject({
+      bars: z.boolean().default(true),
+      features: z.boolean().default(true),
+      predictions: z.boolean().default(true),
+    })
+    .prefault({}),
+  retry: retrySchema.prefault({}),
+  closeTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
+});
+
+const topicName = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,249}$/, 'expected a Kafka topic name (A-Z a-z 0-9 . _ -, at most 249)');
+const timeframeTopic = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9._-]*\{timeframe\}[A-Za-z0-9._-]*$/,
+    'expected a topic name with one {timeframe} placeholder',
+  );
+
+export const kafkaOutputSchema = z.strictObject({
+  /** produce outputs to Kafka when the engine has a Kafka cluster configured */
+  enabled: z.boolean().default(true),
+  topics: z
+    .strictObject({
+      predictions: topicName.default('ml.predictions'),
+      alerts: topicName.default('ml.alerts'),
+      deadLetters: topicName.default('market.ticks.dlq'),
+      bars: timeframeTopic.default('market.bars.{timeframe}'),
+      features: timeframeTopic.default('features.{timeframe}'),
+    })
+    .prefault({}),
+  /** also publish bars / feature vectors (one topic per timeframe) */
+  bars: z.boolean().default(false),
+  features: z.boolean().default(false),
+  /** create the output topics that do not exist (never alters or deletes existing ones) */
+  createTopics: z.boolean().default(true),
+  partitions: z.number().int().min(1).max(10_000).default(6),
+  replicationFactor: z.number().int().min(1).max(16).default(1),
+  /** retention.ms of topics the engine creates (absent = the broker's default; -1 = forever) */
+  retentionMs: z.number().int().min(-1).optional(),
+  maxRecordsPerRequest: z.number().int().min(1).max(100_000).default(1_000),
+  maxBytesPerRequest: z
+    .number()
+    .int()
+    .min(1_024)
+    .max(16 * 1024 * 1024)
+    .default(128 * 1024),
+  /** dead-letter originals are kept up to this many bytes, so a DLQ record stays under the 1 MB message limit */
+  maxOriginalBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(512 * 1024)
+    .default(64 * 1024),
+  compression: z.enum(['none', 'gzip']).default('none'),
+  retry: retrySchema.prefault({}),
+  closeTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
+});
+
+export const outputsSchema = z.strictObject({
+  kafka: kafkaOutputSchema.prefault({}),
+});
+
 export const engineConfigSchema = z.strictObject({
   source: z.enum(['synthetic']).default('synthetic'),
   synthetic: syntheticSchema.default(syntheticSchema.parse({})),
@@ -99,9 +269,19 @@ export const engineConfigSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .default({ level: 'info' }),
+  /** PostgreSQL / TimescaleDB sink (absent = none) */
+  postgres: postgresSchema.optional(),
+  /** Redis latest-value sink (absent = none) */
+  redis: redisSchema.optional(),
+  outputs: outputsSchema.prefault({}),
 });
 
 export type EngineConfig = z.infer<typeof engineConfigSchema>;
 export type SessionConfig = z.infer<typeof sessionSchema>;
 export type BarsConfig = z.infer<typeof barsSchema>;
 export type SyntheticConfig = z.infer<typeof syntheticSchema>;
+export type RetryConfig = z.infer<typeof retrySchema>;
+export type TlsConfig = z.infer<typeof tlsSchema>;
+export type PostgresConfig = z.infer<typeof postgresSchema>;
+export type RedisConfig = z.infer<typeof redisSchema>;
+export type KafkaOutputConfig = z.infer<typeof kafkaOutputSchema>;

@@ -1,9 +1,10 @@
-// Creates (or re-creates) Kafka topics and waits until the broker reports a leader for every partition.
+// Creates (or re-creates) Kafka topics and waits until the broker reports a leader for every partition. Never
+// alters a topic that exists (its partitions and configs stay the owner's choice).
 // kafkajs's own `waitForLeaders` retries only LEADER_NOT_AVAILABLE, but a KRaft broker briefly answers
 // UNKNOWN_TOPIC_OR_PARTITION for a topic its controller has just created, so we poll metadata ourselves.
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Admin, ITopicConfig } from 'kafkajs';
-import { MlfpError } from '../../src/errors.js';
+import { MlfpError } from '../errors.js';
 
 export interface TopicOptions {
   /** Give up (with the last broker error as cause) after this long. */
@@ -35,13 +36,20 @@ export async function ensureTopics(
     }
   }
   // A topic deleted a moment ago may still be "marked for deletion": creation is retried until the deadline.
+  const created = new Set<string>();
   await pollUntil(deadline, names, async () => {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((topic) => !existing.has(topic.topic));
-    if (missing.length > 0) await admin.createTopics({ topics: [...missing], waitForLeaders: false });
+    if (missing.length > 0) {
+      await admin.createTopics({ topics: [...missing], waitForLeaders: false });
+      for (const topic of missing) created.add(topic.topic);
+    }
     return true;
   });
-  const expectedPartitions = new Map(topics.map((topic) => [topic.topic, topic.numPartitions ?? -1]));
+  // only topics created here must have the requested partition count; existing ones keep theirs
+  const expectedPartitions = new Map(
+    topics.map((topic) => [topic.topic, created.has(topic.topic) ? (topic.numPartitions ?? -1) : -1]),
+  );
   await pollUntil(deadline, names, async () => {
     const metadata = await admin.fetchTopicMetadata({ topics: names });
     return metadata.topics.every((topic) => {

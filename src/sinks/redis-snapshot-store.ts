@@ -1,0 +1,123 @@
+// Per-partition state snapshots in Redis: a hash `<prefix>:snapshot:<group>:<topic>:<partition>` holding the
+// offset, the state JSON and when it was taken; saved pipelined through a Lua script that ignores an offset lower
+// than the stored one (compared as big decimal integers). Durable only as far as the Redis server persists.
+
+import type { Redis } from 'ioredis';
+import type { RedisConfig } from '../config/schema.js';
+import { MlfpError } from '../errors.js';
+import { compareOffsets, normaliseOffset } from './offsets.js';
+import { redactUrl } from './postgres-pool.js';
+import { classifyRedisError, connectRedis, createRedisClient, firstPipelineError } from './redis-client.js';
+import { defineMonotoneCommands, monotonePipeline } from './redis-scripts.js';
+import { Retrier, type RetrierDependencies } from './retrier.js';
+import { SinkLifecycle } from './sink-lifecycle.js';
+import type { PartitionSnapshot, SinkHealth, SnapshotStore } from './sink.js';
+
+/** Kafka topic names cannot contain ':', and the partition is a number, so the key parses from the right. */
+export function snapshotKey(prefix: string, group: string, topic: string, partition: number): string {
+  return `${prefix}:snapshot:${group}:${topic}:${partition}`;
+}
+
+export interface RedisSnapshotStoreDependencies extends RetrierDependencies {
+  /** a client to share (e.g. the RedisSink's); the store then does not disconnect it */
+  client?: Redis;
+}
+
+export class RedisSnapshotStore implements SnapshotStore {
+  readonly name = 'redis-snapshots';
+  private readonly client: Redis;
+  private readonly ownsClient: boolean;
+  private readonly retrier: Retrier;
+  private readonly lifecycle: SinkLifecycle;
+
+  constructor(
+    private readonly config: RedisConfig,
+    dependencies: RedisSnapshotStoreDependencies = {},
+  ) {
+    this.retrier = new Retrier(
+      `redis snapshots ${redactUrl(config.url)}`,
+      config.retry,
+      (error) => classifyRedisError(error, config.url, 'redis snapshots'),
+      dependencies,
+    );
+    this.lifecycle = new SinkLifecycle(this.name, this.retrier);
+    this.ownsClient = dependencies.client === undefined;
+    this.client =
+      dependencies.client ??
+      createRedisClient(config, (error) => this.retrier.note(`connection: ${error.message}`));
+    defineMonotoneCommands(this.client);
+  }
+
+  start(): Promise<void> {
+    return this.lifecycle.start(() => connectRedis(this.client));
+  }
+
+  health(): SinkHealth {
+    return this.retrier.health();
+  }
+
+  async load(group: string, topic: string, partition: number): Promise<PartitionSnapshot | undefined> {
+    await this.lifecycle.ready();
+    const key = snapshotKey(this.config.keyPrefix, group, topic, partition);
+    const fields = await this.retrier.run('load', () => this.client.hgetall(key));
+    if (fields['offset'] === undefined) return undefined;
+    const offset = normaliseOffset(fields['offset'], `${key} offset`);
+    const takenAtMs = Number(fields['takenAtMs']);
+    let state: unknown;
+    try {
+      state = JSON.parse(fields['state'] ?? '');
+    } catch (error) {
+      throw new MlfpError('snapshot_invalid', `${key}: state is not valid JSON`, {
+        cause: error,
+        field: key,
+      });
+    }
+    if (!Number.isFinite(takenAtMs))
+      throw new MlfpError('snapshot_invalid', `${key}: takenAtMs is not a number`, {
+        field: key,
+        value: fields['takenAtMs'],
+      });
+    return { group, topic, partition, offset, state, takenAtMs };
+  }
+
+  async save(snapshots: readonly PartitionSnapshot[]): Promise<void> {
+    if (snapshots.length === 0) return;
+    await this.lifecycle.ready();
+    const prepared = snapshots.map((snapshot) => {
+      const offset = normaliseOffset(
+        snapshot.offset,
+        `snapshot offset of ${snapshot.topic}/${snapshot.partition}`,
+      );
+      if (snapshot.topic.includes(':'))
+        throw new MlfpError('snapshot_invalid', `topic ${snapshot.topic} contains ':'`, { field: 'topic' });
+      const state = JSON.stringify(snapshot.state);
+      if (state === undefined)
+        throw new MlfpError(
+          'snapshot_invalid',
+          `snapshot of ${snapshot.topic}/${snapshot.partition} has no state`,
+        );
+      return { snapshot, offset, state };
+    });
+    // the script keeps the highest offset whatever the order; sorting only saves writing lower ones first
+    prepared.sort((a, b) => compareOffsets(a.offset, b.offset));
+    await this.retrier.run('save', async () => {
+      const pipeline = monotonePipeline(this.client);
+      for (const { snapshot, offset, state } of prepared)
+        pipeline.mlfpSaveSnapshot(
+          snapshotKey(this.config.keyPrefix, snapshot.group, snapshot.topic, snapshot.partition),
+          offset,
+          state,
+          snapshot.takenAtMs,
+          snapshot.group,
+          snapshot.topic,
+          snapshot.partition,
+        );
+      const error = firstPipelineError(await pipeline.exec());
+      if (error !== undefined) throw error;
+    });
+  }
+
+  async close(): Promise<void> {
+    if ((await this.lifecycle.close(0)) && this.ownsClient) this.client.disconnect();
+  }
+}

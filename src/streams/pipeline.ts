@@ -20,6 +20,8 @@ import { validateTicks, type TickEnvelope } from '../operators/validate-ticks.js
 export interface GraphOutputs extends DeadLetterSink {
   bar(bar: Bar): void;
   features(vector: FeatureVector): void;
+  /** Called with each bar after bar() and before the bar reaches the features (corporate actions adjust here). */
+  beforeFeatures?(bar: Bar): void;
 }
 
 /** The state of one input stream: everything a snapshot must capture to resume it. */
@@ -55,6 +57,7 @@ class CountingOutputs implements GraphOutputs {
     this.stats.bars[bar.timeframe]++;
     if (bar.revision > 0) this.stats.barRevisions++;
     this.outputs.bar(bar);
+    this.outputs.beforeFeatures?.(bar);
   }
 
   features(vector: FeatureVector): void {

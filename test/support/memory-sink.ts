@@ -11,24 +11,30 @@ export { MemorySnapshotStore } from '../../src/streams/memory-snapshot-store.js'
 export const barKey = (bar: { symbol: string; timeframe: Timeframe; ts: number }): string =>
   `${bar.symbol}|${bar.timeframe}|${bar.ts}`;
 
-export interface MemorySinkOptions {
-  /** each write waits for this before it is durable (default: at once) */
-  gate?: () => Promise<void>;
-}
-
-/** A Sink keeping the latest revision per key, like an idempotent upsert; counts everything it was given. */
-export class MemorySink implements Sink {
+/** What the fake "database" holds: latest revision per key, every other record in arrival order. */
+export class MemoryTables {
   readonly bars = new Map<string, Bar>();
   readonly features = new Map<string, FeatureVector>();
   readonly predictions: Prediction[] = [];
   readonly alerts: Alert[] = [];
   readonly deadLetters: DeadLetter[] = [];
-  /** write() calls and records received (replays count again) */
+  /** write() calls and records received over all sinks sharing these tables (replays count again) */
   writes = 0;
   records = 0;
+}
+
+export interface MemorySinkOptions {
+  /** each write waits for this before it is durable (default: at once) */
+  gate?: () => Promise<void>;
+  /** share one "database" between the sinks of several engine instances */
+  tables?: MemoryTables;
+}
+
+/** A Sink keeping the latest revision per key, like an idempotent upsert; counts everything it was given. */
+export class MemorySink implements Sink {
+  readonly tables: MemoryTables;
   /** records accepted and not yet durable */
   pending = 0;
-  started = false;
   closed = false;
   /** when set, the next write rejects with it (a non-retriable refusal) */
   failNext: MlfpError | undefined;
@@ -38,10 +44,24 @@ export class MemorySink implements Sink {
   constructor(
     readonly name = 'memory',
     private readonly options: MemorySinkOptions = {},
-  ) {}
+  ) {
+    this.tables = options.tables ?? new MemoryTables();
+  }
+
+  get bars(): Map<string, Bar> {
+    return this.tables.bars;
+  }
+
+  get features(): Map<string, FeatureVector> {
+    return this.tables.features;
+  }
+
+  get deadLetters(): DeadLetter[] {
+    return this.tables.deadLetters;
+  }
 
   async start(): Promise<void> {
-    this.started = true;
+    this.closed = false;
     this.setState('up');
   }
 
@@ -60,9 +80,11 @@ export class MemorySink implements Sink {
     const alerts = batch.alerts.map((alert) => ({ ...alert }));
     const letters = batch.deadLetters.map((letter) => ({
       ...letter,
+      source: letter.source === undefined ? undefined : { ...letter.source },
       original: letter.original instanceof Uint8Array ? letter.original.slice() : letter.original,
     }));
-    this.writes++;
+    const tables = this.tables;
+    tables.writes++;
     this.pending += size;
     try {
       if (this.failNext !== undefined) {
@@ -74,20 +96,20 @@ export class MemorySink implements Sink {
     } finally {
       this.pending -= size;
     }
-    this.records += size;
+    tables.records += size;
     for (const bar of bars) {
       const key = barKey(bar);
-      const previous = this.bars.get(key);
-      if (previous === undefined || previous.revision <= bar.revision) this.bars.set(key, bar);
+      const previous = tables.bars.get(key);
+      if (previous === undefined || previous.revision <= bar.revision) tables.bars.set(key, bar);
     }
     for (const vector of features) {
       const key = barKey(vector);
-      const previous = this.features.get(key);
-      if (previous === undefined || previous.revision <= vector.revision) this.features.set(key, vector);
+      const previous = tables.features.get(key);
+      if (previous === undefined || previous.revision <= vector.revision) tables.features.set(key, vector);
     }
-    this.predictions.push(...predictions);
-    this.alerts.push(...alerts);
-    this.deadLetters.push(...letters);
+    tables.predictions.push(...predictions);
+    tables.alerts.push(...alerts);
+    tables.deadLetters.push(...letters);
   }
 
   health(): SinkHealth {

@@ -169,7 +169,7 @@ describe('AvroTickDecoder', () => {
 
   it('turns frames without the magic byte, unknown ids and unreadable bodies into bad_schema', async () => {
     const registry = new FakeRegistry(
-      new Map([
+      new Map<number, unknown>([
         [7, jsonBody],
         [8, { notAReader: true }],
       ]),

@@ -107,6 +107,7 @@ export class KafkaEngine {
   private failure: MlfpError | undefined;
   private settleDone!: { resolve: () => void; reject: (error: unknown) => void };
   private shutdown: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
   /** decoded values of the batch in hand, reused across batches */
   private values: unknown[] = [];
 
@@ -232,11 +233,13 @@ export class KafkaEngine {
    * land, as they could before a crash). For tests of the recovery path.
    */
   abort(): Promise<void> {
-    if (this.shutdown !== undefined) return this.shutdown;
+    if (this.state === 'stopped' || this.state === 'failed') return this.shutdown ?? Promise.resolve();
+    // also cuts a graceful stop short: whatever it had not committed stays uncommitted
     this.state = 'stopped';
     this.delivery.halt(new MlfpError('internal', 'engine aborted'));
-    this.shutdown = this.closeResources().then(() => this.settleDone.resolve());
-    return this.shutdown;
+    const closing = this.closeResources().then(() => this.settleDone.resolve());
+    this.shutdown = closing;
+    return closing;
   }
 
   health(): EngineHealth {
@@ -841,7 +844,13 @@ export class KafkaEngine {
     this.shutdown ??= this.closeResources().then(() => this.settleDone.reject(error));
   }
 
-  private async closeResources(): Promise<void> {
+  /** Closes consumer, reader, workers, sinks and store once, however many paths ask for it. */
+  private closeResources(): Promise<void> {
+    this.closing ??= this.close();
+    return this.closing;
+  }
+
+  private async close(): Promise<void> {
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
     this.checkpointTimer = undefined;
     this.delivery.close();

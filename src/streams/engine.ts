@@ -81,7 +81,7 @@ interface PartitionSlot {
 
 const MAX_BACKOFF_MS = 5_000;
 const HEARTBEAT_EVERY_MS = 1_000;
-const CHECK_EVERY_MESSAGES = 256;
+const CHECK_EVERY_MESSAGES = 64;
 const WARM_UP_ATTEMPTS = 3;
 const STOP_TIMEOUT_MS = 30_000;
 

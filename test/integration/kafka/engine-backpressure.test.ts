@@ -66,6 +66,7 @@ describe('Kafka engine backpressure', () => {
     }, 5);
     try {
       await waitUntil(() => engine.health().paused, 30_000, 'consumption to pause');
+      peak = Math.max(peak, engine.delivery.pendingRecords);
       const health = engine.health();
       expect(health.ready).toBe(false);
       expect(health.outputs.find((output) => output.name === 'slow')?.state).toBe('retrying');

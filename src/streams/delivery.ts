@@ -270,7 +270,7 @@ export class DeliveryCoordinator {
 
   private write(flush: Flush): Promise<unknown> {
     if (flush.records === 0 || this.ports.sinks.length === 0) return Promise.resolve();
-    return Promise.all(this.ports.sinks.map((sink) => sink.write(flush.batch)));
+    return Promise.all(this.ports.sinks.map((sink) => writeTo(sink, flush.batch)));
   }
 
   /** Pops durable flushes from the head (cut order) and queues their checkpoints for save + commit. */
@@ -367,6 +367,15 @@ export class DeliveryCoordinator {
     fields: Record<string, unknown>,
   ): void {
     this.ports.onEvent?.({ type, level, message, fields });
+  }
+}
+
+/** A sink that throws instead of rejecting still fails only its flush, never the caller of cut(). */
+function writeTo(sink: Sink, batch: OutputBatch): Promise<void> {
+  try {
+    return sink.write(batch);
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new MlfpError('internal', String(error)));
   }
 }
 

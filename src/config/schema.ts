@@ -70,7 +70,11 @@ const pem = z.string().min(1);
 
 export const kafkaSchema = z.strictObject({
   /** host:port of the bootstrap brokers; required when source is 'kafka' */
-  brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port')).default([]),
+  brokers: z
+    .array(
+      z.string().regex(/^(?:[^\s:[\]]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/, 'expected host:port ([ipv6]:port)'),
+    )
+    .default([]),
   clientId: z.string().min(1).max(255).default('mlfp-engine'),
   groupId: z.string().min(1).max(255).default('mlfp-engine'),
   topics: kafkaTopicsSchema.default(kafkaTopicsSchema.parse({})),

@@ -57,7 +57,8 @@ afterAll(async () => {
   await deleteTopics(kafka, [ticksTopic, actionsTopic]);
 });
 
-describe('mlfp run with source kafka', () => {
+// broker round trips on a shared 2-core machine: allow more than the default 30 s
+describe('mlfp run with source kafka', { timeout: 90_000 }, () => {
   it('runs the Kafka engine until stopped, with progress, lag and commits, and exits 0', async () => {
     const path = await configFile('kafka.json', {
       source: 'kafka',

@@ -77,7 +77,8 @@ afterAll(async () => {
   await deleteTopics(kafka, [ticksTopic, actionsTopic]);
 });
 
-describe('Kafka engine, Avro ticks', () => {
+// broker round trips on a shared 2-core machine: allow more than the default 30 s
+describe('Kafka engine, Avro ticks', { timeout: 90_000 }, () => {
   it('decodes through the registry to the same results as the batch path; bad frames are dead letters', async () => {
     const sink = new MemorySink();
     const engine = new KafkaEngine(

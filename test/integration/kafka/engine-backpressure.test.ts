@@ -41,7 +41,8 @@ afterAll(async () => {
   await deleteTopics(kafka, [ticksTopic, actionsTopic]);
 });
 
-describe('Kafka engine backpressure', () => {
+// broker round trips on a shared 2-core machine: allow more than the default 30 s
+describe('Kafka engine backpressure', { timeout: 90_000 }, () => {
   it('pauses while a sink is stuck, keeps pending records bounded, and loses nothing when it recovers', async () => {
     const gate = new WriteGate();
     const slow = new MemorySink('slow', { gate: gate.gate });

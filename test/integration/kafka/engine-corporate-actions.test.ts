@@ -78,7 +78,8 @@ function backAdjusted(bars: Iterable<Bar>, symbol: string): Map<string, FeatureV
   return out;
 }
 
-describe('Kafka engine corporate actions', () => {
+// broker round trips on a shared 2-core machine: allow more than the default 30 s
+describe('Kafka engine corporate actions', { timeout: 90_000 }, () => {
   it('applies a split from the actions topic; malformed actions are dead letters', async () => {
     const sink = new MemorySink();
     const engine = new KafkaEngine(

@@ -38,7 +38,8 @@ afterAll(async () => {
   await deleteTopics(kafka, [ticksTopic, actionsTopic]);
 });
 
-describe('Kafka engine, JSON ticks', () => {
+// broker round trips on a shared 2-core machine: allow more than the default 30 s
+describe('Kafka engine, JSON ticks', { timeout: 90_000 }, () => {
   it('builds the same bars and features as the batch path, every tick counted once', async () => {
     const sink = new MemorySink();
     const events: EngineEvent[] = [];

@@ -103,7 +103,8 @@ afterAll(async () => {
   await deleteTopics(kafka, [ticksTopic, actionsTopic]);
 });
 
-describe('Kafka engine, malformed input', () => {
+// broker round trips on a shared 2-core machine: allow more than the default 30 s
+describe('Kafka engine, malformed input', { timeout: 90_000 }, () => {
   it('dead-letters every malformed message with its reason and bytes, and loses no valid tick', async () => {
     const sink = new MemorySink();
     const engine = new KafkaEngine(

@@ -42,7 +42,8 @@ afterAll(async () => {
   await deleteTopics(kafka, [ticksTopic, actionsTopic]);
 });
 
-describe('Kafka engine warm-up', () => {
+// broker round trips on a shared 2-core machine: allow more than the default 30 s
+describe('Kafka engine warm-up', { timeout: 90_000 }, () => {
   it('warms new symbols from stored bars in a few batched queries and matches the full-history features', async () => {
     const history = new MemoryBarHistory([...reference.bars.values()].filter((bar) => bar.ts < restartMs));
     const sink = new MemorySink();

@@ -1,19 +1,33 @@
 // `mlfp run`: the live engine. With no config it runs embedded: the synthetic market through validate →
 // bars → features → the demo models, a progress line every few seconds (with the latest prediction of each
 // model), metrics and health over HTTP; Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
+// With `source: 'kafka'` it runs the Kafka engine (src/streams/engine.ts) with the sinks and snapshot store the
+// config names: graceful stop on the first signal (final snapshots and commits), immediate on the second.
 
+import type { Kafka } from 'kafkajs';
 import { map, type Observable } from 'rxjs';
 import { loadConfig } from '../config/load.js';
 import type { EngineConfig } from '../config/schema.js';
 import type { Prediction } from '../domain/types.js';
+import { isMlfpError } from '../errors.js';
 import { ModelRegistry } from '../models/registry.js';
 import type { ModelLogger } from '../models/runtime.js';
 import { Scorer } from '../models/scorer.js';
 import { OpsHttpServer } from '../monitoring/http-server.js';
-import { EngineMetrics } from '../monitoring/metrics.js';
+import { EngineMetrics, type DependencyState } from '../monitoring/metrics.js';
 import { EngineStats, ProgressReporter } from '../monitoring/stats.js';
+import { KafkaSink } from '../sinks/kafka-sink.js';
 import { MemoryStore } from '../sinks/memory-store.js';
+import { PostgresSink } from '../sinks/postgres-sink.js';
+import { PostgresSnapshotStore } from '../sinks/postgres-snapshot-store.js';
+import { RedisSink } from '../sinks/redis-sink.js';
+import { RedisSnapshotStore } from '../sinks/redis-snapshot-store.js';
+import type { BarHistory, OutputBatch, Sink, SinkHealth, SnapshotStore } from '../sinks/sink.js';
+import { KafkaEngine } from '../streams/engine.js';
+import type { EngineEvent } from '../streams/engine-events.js';
+import { createKafkaClient } from '../streams/kafka-client.js';
 import { envelopeOf, scoredGraph, StreamState, tickGraph } from '../streams/pipeline.js';
+import { ScoringStage } from '../streams/scoring-stage.js';
 import { syntheticTicks } from '../streams/synthetic-market.js';
 import type { CliIo } from './main.js';
 
@@ -22,26 +36,47 @@ export interface RunCommandOptions {
   maxTicks?: number;
 }
 
-export async function runCommand(options: RunCommandOptions, io: CliIo): Promise<number> {
+/** What tests replace; by default everything is built from the config. */
+export interface RunDependencies {
+  sinks?: Sink[];
+  snapshotStore?: SnapshotStore;
+  barHistory?: BarHistory;
+  /** aborting it stops the run like SIGTERM does */
+  stopSignal?: AbortSignal;
+}
+
+export async function runCommand(
+  options: RunCommandOptions,
+  io: CliIo,
+  deps: RunDependencies = {},
+): Promise<number> {
   const config = await loadConfig(options.config);
   if (options.maxTicks !== undefined) config.synthetic.maxTicks = options.maxTicks;
+  if (config.source === 'kafka') return runKafka(config, io, deps);
   return runEmbedded(config, io);
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+function levelRank(level: string): number {
+  const rank = LEVELS.indexOf(level as (typeof LEVELS)[number]);
+  return rank < 0 ? Number.POSITIVE_INFINITY : rank; // 'silent'
 }
 
 /** Engine log lines on stderr, one per event that matters (never per tick). */
 export function stderrLogger(io: CliIo, level: EngineConfig['log']['level']): ModelLogger {
-  const quiet = level === 'silent' || level === 'fatal' || level === 'error';
+  const threshold = levelRank(level);
   return {
     info: (message) => {
-      if (!quiet && level !== 'warn') io.stderr(`mlfp: ${message}\n`);
+      if (levelRank('info') >= threshold) io.stderr(`mlfp: ${message}\n`);
     },
     warn: (message) => {
-      if (!quiet) io.stderr(`mlfp: warning: ${message}\n`);
+      if (levelRank('warn') >= threshold) io.stderr(`mlfp: warning: ${message}\n`);
     },
   };
 }
 
-/** "lgbm-return AAPL 0.0012 | xgb-direction MSFT up (p 0.53)" */
+/** "lgbm-return@1.0.0 AAPL 0.0012 | xgb-direction@1.0.0 MSFT up (p 0.53)" */
 export function describePredictions(latest: ReadonlyMap<string, Prediction>): string {
   const parts: string[] = [];
   for (const [model, p] of latest) {
@@ -57,6 +92,38 @@ export function describePredictions(latest: ReadonlyMap<string, Prediction>): st
   return parts.length === 0 ? '' : `latest: ${parts.join(' | ')}`;
 }
 
+/** The models directory as a registry (watching it for `mlfp models …` changes), or undefined when disabled. */
+async function openModels(
+  config: EngineConfig,
+  logger: ModelLogger,
+): Promise<{ registry: ModelRegistry; stopWatching: () => void } | undefined> {
+  if (!config.models.enabled) return undefined;
+  const { registry } = await ModelRegistry.fromDirectory(config.models.dir, {
+    logger,
+    strict: config.models.strict,
+    runtime: { executionProvider: config.models.executionProvider },
+  });
+  const stopWatching =
+    config.models.watchIntervalMs > 0
+      ? registry.watchDirectory(config.models.watchIntervalMs)
+      : () => undefined;
+  return { registry, stopWatching };
+}
+
+async function startHttp(
+  config: EngineConfig,
+  metrics: EngineMetrics,
+  io: CliIo,
+): Promise<OpsHttpServer | undefined> {
+  if (!config.http.enabled) return undefined;
+  const http = new OpsHttpServer(metrics, config.http);
+  const address = await http.start();
+  io.stderr(
+    `mlfp: metrics and health on http://${address.address}:${address.port}/metrics, /healthz, /readyz\n`,
+  );
+  return http;
+}
+
 export async function runEmbedded(config: EngineConfig, io: CliIo): Promise<number> {
   const logger = stderrLogger(io, config.log.level);
   const stats = new EngineStats(Date.now());
@@ -65,38 +132,19 @@ export async function runEmbedded(config: EngineConfig, io: CliIo): Promise<numb
   const state = new StreamState({ bars: config.bars });
   const metrics = new EngineMetrics(stats);
   metrics.addHealthCheck({ name: 'source:synthetic', status: () => ({ state: 'up' }) });
-
-  let registry: ModelRegistry | undefined;
-  let stopWatching: (() => void) | undefined;
-  if (config.models.enabled) {
-    const loaded = await ModelRegistry.fromDirectory(config.models.dir, {
-      logger,
-      strict: config.models.strict,
-      runtime: { executionProvider: config.models.executionProvider },
-    });
-    registry = loaded.registry;
-    if (config.models.watchIntervalMs > 0)
-      stopWatching = registry.watchDirectory(config.models.watchIntervalMs);
-  }
-
-  const http = config.http.enabled ? new OpsHttpServer(metrics, config.http) : undefined;
-  if (http !== undefined) {
-    const address = await http.start();
-    io.stderr(
-      `mlfp: metrics and health on http://${address.address}:${address.port}/metrics, /healthz, /readyz\n`,
-    );
-  }
+  const models = await openModels(config, logger);
+  const http = await startHttp(config, metrics, io);
   io.stderr(
     `mlfp: embedded run: synthetic market, ${config.synthetic.symbols.length} symbols, seed ${config.synthetic.seed}` +
       `${config.synthetic.maxTicks > 0 ? `, ${config.synthetic.maxTicks} ticks` : ', until Ctrl-C'}\n`,
   );
   const vectors = tickGraph(syntheticTicks(config.synthetic).pipe(map(envelopeOf())), state, store, stats);
   const graph: Observable<unknown> =
-    registry === undefined
+    models === undefined
       ? vectors
       : scoredGraph(
           vectors,
-          new Scorer(registry, { maxRunRows: config.models.maxBatchSize }),
+          new Scorer(models.registry, { maxRunRows: config.models.maxBatchSize }),
           { maxBatchSize: config.models.maxBatchSize, maxWaitMs: config.models.maxWaitMs },
           store,
           stats,
@@ -130,8 +178,187 @@ export async function runEmbedded(config: EngineConfig, io: CliIo): Promise<numb
     if (config.progress.intervalMs > 0)
       timer = setInterval(() => io.stdout(`${line()}\n`), config.progress.intervalMs);
   });
-  stopWatching?.();
-  await registry?.close();
+  models?.stopWatching();
+  await models?.registry.close();
   await http?.close();
   return code;
+}
+
+/** The local store as a Sink: writes are durable at once (in memory), for a Kafka run with no outputs configured. */
+class LocalStoreSink implements Sink {
+  readonly name = 'local';
+  private readonly sinceMs = Date.now();
+  constructor(readonly store: MemoryStore) {}
+  async start(): Promise<void> {}
+  async write(batch: OutputBatch): Promise<void> {
+    for (const bar of batch.bars) this.store.bar(bar);
+    for (const vector of batch.features) this.store.features(vector);
+    for (const prediction of batch.predictions) this.store.prediction(prediction);
+    for (const alert of batch.alerts) this.store.alert(alert);
+    for (const letter of batch.deadLetters) this.store.deadLetter(letter);
+  }
+  health(): SinkHealth {
+    return { state: 'up', sinceMs: this.sinceMs, pendingRecords: 0, retries: 0 };
+  }
+  async close(): Promise<void> {}
+}
+
+/** The outputs the config names: Kafka topics, PostgreSQL, Redis; the local store when none. */
+export function sinksFromConfig(
+  config: EngineConfig,
+  kafka: Kafka,
+): { sinks: Sink[]; postgres?: PostgresSink } {
+  const sinks: Sink[] = [];
+  if (config.outputs.kafka.enabled) sinks.push(new KafkaSink(kafka, config.outputs.kafka));
+  let postgres: PostgresSink | undefined;
+  if (config.postgres !== undefined) {
+    postgres = new PostgresSink(config.postgres);
+    sinks.push(postgres);
+  }
+  if (config.redis !== undefined) sinks.push(new RedisSink(config.redis));
+  if (sinks.length === 0) sinks.push(new LocalStoreSink(new MemoryStore()));
+  return { sinks, postgres };
+}
+
+export function snapshotStoreFromConfig(config: EngineConfig): SnapshotStore | undefined {
+  switch (config.snapshots.store) {
+    case 'redis':
+      return config.redis === undefined ? undefined : new RedisSnapshotStore(config.redis);
+    case 'postgres':
+      return config.postgres === undefined ? undefined : new PostgresSnapshotStore(config.postgres);
+    default:
+      return undefined; // 'memory': the engine builds one; 'none': no snapshots
+  }
+}
+
+const toDependencyState = (state: SinkHealth['state']): DependencyState => state;
+
+export async function runKafka(config: EngineConfig, io: CliIo, deps: RunDependencies = {}): Promise<number> {
+  const logger = stderrLogger(io, config.log.level);
+  const stats = new EngineStats(Date.now());
+  const progress = new ProgressReporter(stats, Date.now());
+  const threshold = levelRank(config.log.level);
+  const onEvent = (event: EngineEvent): void => {
+    if (levelRank(event.level) < threshold) return;
+    io.stderr(`mlfp: [${event.level}] ${event.type}: ${event.message}\n`);
+  };
+  let kafka: Kafka;
+  try {
+    kafka = await createKafkaClient(config.kafka, onEvent);
+  } catch (error) {
+    io.stderr(`mlfp: ${isMlfpError(error) ? error.code : 'internal'}: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const built = deps.sinks === undefined ? sinksFromConfig(config, kafka) : { sinks: deps.sinks };
+  const sinks = built.sinks;
+  const models = await openModels(config, logger);
+  const engine = new KafkaEngine(config, {
+    sinks,
+    snapshotStore: deps.snapshotStore ?? snapshotStoreFromConfig(config),
+    barHistory: deps.barHistory ?? built.postgres,
+    kafka,
+    stats,
+    onEvent,
+    createStage:
+      models === undefined
+        ? undefined
+        : () =>
+            new ScoringStage(models.registry, {
+              maxBatchSize: config.models.maxBatchSize,
+              maxWaitMs: config.models.maxWaitMs,
+            }),
+  });
+  const metrics = new EngineMetrics(stats);
+  metrics.addHealthCheck({
+    name: 'source:kafka',
+    status: () => {
+      const health = engine.health();
+      const lag = health.partitions.reduce((sum, p) => sum + p.lag, 0);
+      return {
+        state:
+          health.state === 'running'
+            ? health.paused
+              ? 'retrying'
+              : 'up'
+            : health.state === 'failed'
+              ? 'down'
+              : 'starting',
+        detail: health.paused ? 'paused: outputs are behind (backpressure)' : health.error,
+        values: { lag, pending_records: health.pendingRecords, partitions: health.partitions.length },
+      };
+    },
+  });
+  for (const output of engine.health().outputs) {
+    const name = `${output.kind}:${output.name}`;
+    metrics.addHealthCheck({
+      name,
+      status: () => {
+        const current = engine.health().outputs.find((o) => `${o.kind}:${o.name}` === name);
+        return current === undefined
+          ? { state: 'down', detail: 'not reported' }
+          : {
+              state: toDependencyState(current.state),
+              detail: current.lastError,
+              values: { pending_records: current.pendingRecords, retries: current.retries },
+            };
+      },
+    });
+  }
+  let http: OpsHttpServer | undefined;
+  try {
+    http = await startHttp(config, metrics, io);
+  } catch (error) {
+    io.stderr(`mlfp: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const topics = config.kafka;
+  io.stderr(
+    `mlfp: kafka run: ${topics.topics.ticks} (${topics.format}) on ${topics.brokers.join(',')}, group ${topics.groupId}, ` +
+      `snapshots ${config.snapshots.store}, outputs ${sinks.map((sink) => sink.name).join(', ')}` +
+      `${models === undefined ? '' : `, models from ${config.models.dir}`}\n`,
+  );
+  const cleanUp = async (): Promise<void> => {
+    models?.stopWatching();
+    await models?.registry.close();
+    await http?.close();
+  };
+  try {
+    await engine.start();
+  } catch (error) {
+    const code = isMlfpError(error) ? error.code : 'internal';
+    io.stderr(`mlfp: ${code}: cannot start: ${(error as Error).message}\n`);
+    await cleanUp();
+    return code === 'config_invalid' ? 2 : 1;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  if (config.progress.intervalMs > 0)
+    timer = setInterval(
+      () => io.stdout(`${progress.line(Date.now(), engine.progressExtra())}\n`),
+      config.progress.intervalMs,
+    );
+  let signals = 0;
+  const onSignal = (): void => {
+    signals++;
+    // first signal: graceful (final snapshots and commits); second: stop now, the last commit stands
+    void (signals === 1 ? engine.stop() : engine.abort());
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  deps.stopSignal?.addEventListener('abort', onSignal, { once: true });
+  try {
+    await engine.done;
+    io.stdout(`${progress.line(Date.now(), engine.progressExtra())}\n`);
+    io.stderr('mlfp: stopped\n');
+    return 0;
+  } catch (error) {
+    if (http !== undefined) http.failure = (error as Error).message;
+    io.stderr(`mlfp: engine failed: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    if (timer !== undefined) clearInterval(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    deps.stopSignal?.removeEventListener('abort', onSignal);
+    await cleanUp();
+  }
 }

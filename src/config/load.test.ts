@@ -133,3 +133,83 @@ describe('sink config', () => {
     ).toThrow(/redis\.retry\.maxDelayMs/);
   });
 });
+
+describe('kafka, snapshots and delivery config', () => {
+  const kafkaConfig = (kafka: Record<string, unknown> = {}, rest: Record<string, unknown> = {}) =>
+    parseConfig({ source: 'kafka', kafka: { brokers: ['127.0.0.1:19092'], ...kafka }, ...rest });
+
+  it('has defaults for every key, and the embedded default needs no broker', () => {
+    expect(parseConfig({}).kafka.brokers).toEqual([]);
+    const config = kafkaConfig();
+    expect(config.kafka).toMatchObject({
+      clientId: 'mlfp-engine',
+      groupId: 'mlfp-engine',
+      format: 'json',
+      maxMessageBytes: 65_536,
+      topics: {
+        ticks: 'market.ticks',
+        corporateActions: 'corporate.actions',
+      },
+    });
+    expect(config.snapshots).toEqual({ store: 'memory', intervalMs: 5_000 });
+    expect(config.delivery).toMatchObject({
+      flushIntervalMs: 200,
+      maxBatchRecords: 20_000,
+      maxPendingRecords: 200_000,
+    });
+  });
+
+  it('names the key a cross-field rule needs', () => {
+    expect(() => parseConfig({ source: 'kafka' })).toThrow(
+      /kafka\.brokers: source 'kafka' needs at least one broker/,
+    );
+    expect(() => kafkaConfig({ format: 'avro' })).toThrow(
+      /kafka\.registry\.url: format 'avro' needs a schema registry url/,
+    );
+    expect(() => kafkaConfig({ sessionTimeoutMs: 3_000, heartbeatIntervalMs: 3_000 })).toThrow(
+      /kafka\.heartbeatIntervalMs/,
+    );
+    expect(() => kafkaConfig({}, { delivery: { maxBatchRecords: 10, maxPendingRecords: 5 } })).toThrow(
+      /delivery\.maxPendingRecords: must be at least delivery\.maxBatchRecords/,
+    );
+    expect(() =>
+      kafkaConfig({}, { outputs: { kafka: { topics: { deadLetters: 'market.ticks' } } } }),
+    ).toThrow(/kafka\.topics: topic names \(kafka\.topics and outputs\.kafka\.topics\) must differ/);
+    expect(() => kafkaConfig({ brokers: ['no-port'] })).toThrow(/kafka\.brokers\.0: expected host:port/);
+    expect(
+      kafkaConfig({ format: 'avro', registry: { url: 'http://127.0.0.1:18081/apis/ccompat/v7' } }).kafka
+        .format,
+    ).toBe('avro');
+  });
+
+  it('never shows a secret it rejects', () => {
+    const secret = 'hunter2-secret';
+    for (const raw of [
+      { kafka: { sasl: { mechanism: 'oauth', username: 'u', password: secret } } },
+      { kafka: { sasl: { mechanism: 'plain', username: 'u', password: secret, extra: 1 } } },
+      { kafka: { registry: { url: 'not a url', auth: { username: 'u', password: secret } } } },
+      { kafka: { unknownKey: 1, sasl: { mechanism: 'plain', username: 'u', password: secret } } },
+      { kafka: { ssl: { key: 5, cert: secret } } },
+    ]) {
+      let message = '';
+      try {
+        parseConfig(raw);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/kafka/);
+      expect(message).not.toContain(secret);
+    }
+  });
+
+  it('takes brokers from the environment as JSON', async () => {
+    const config = await loadConfig(undefined, {
+      MLFP_KAFKA__BROKERS: '["10.0.0.1:9092","10.0.0.2:9092"]',
+      MLFP_KAFKA__GROUP_ID: 'engine-a',
+      MLFP_SNAPSHOTS__STORE: 'none',
+    });
+    expect(config.kafka.brokers).toEqual(['10.0.0.1:9092', '10.0.0.2:9092']);
+    expect(config.kafka.groupId).toBe('engine-a');
+    expect(config.snapshots.store).toBe('none');
+  });
+});

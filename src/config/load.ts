@@ -53,6 +53,25 @@ function deepMerge(base: unknown, override: unknown): unknown {
   return out;
 }
 
+/** Keys whose values are credentials: an error message names them but never shows what was given. */
+const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'sasl', 'auth', 'key', 'cert', 'ca', 'ssl']);
+
+export function isSecretPath(path: readonly PropertyKey[]): boolean {
+  return path.some((part) => typeof part === 'string' && SECRET_KEYS.has(part));
+}
+
+/** A copy of `value` with every credential replaced, for messages (objects nested past 8 levels are elided). */
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth >= 8) return '(…)';
+  if (Array.isArray(value)) return value.map((item) => redactSecrets(item, depth + 1));
+  // a null prototype: a "__proto__" key from JSON stays a plain key here
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [key, item] of Object.entries(value))
+    out[key] = SECRET_KEYS.has(key) ? '(redacted)' : redactSecrets(item, depth + 1);
+  return out;
+}
+
 /** Validates a raw config object; the error lists every bad key as `a.b.c: reason (got value)`. */
 export function parseConfig(raw: unknown, origin = 'config'): EngineConfig {
   const result = engineConfigSchema.safeParse(raw);
@@ -62,9 +81,10 @@ export function parseConfig(raw: unknown, origin = 'config'): EngineConfig {
     let got: unknown = raw;
     for (const part of issue.path)
       got = isPlainObject(got) || Array.isArray(got) ? (got as never)[part] : undefined;
-    // a service URL may carry a password: show it without
+    // a service URL may carry a password, a secret key (password, key, …) is never shown
     if (typeof got === 'string' && issue.path.at(-1) === 'url') got = redactUrl(got);
-    return `${key}: ${issue.message}${got === undefined ? '' : ` (got ${describeValue(got)})`}`;
+    const shown = isSecretPath(issue.path) ? '(redacted)' : describeValue(redactSecrets(got));
+    return `${key}: ${issue.message}${got === undefined ? '' : ` (got ${shown})`}`;
   });
   const first = result.error.issues[0];
   throw new MlfpError('config_invalid', `invalid ${origin}:\n  ${lines.join('\n  ')}`, {

@@ -220,61 +220,202 @@ export const outputsSchema = z.strictObject({
   kafka: kafkaOutputSchema.prefault({}),
 });
 
-export const engineConfigSchema = z.strictObject({
-  source: z.enum(['synthetic']).default('synthetic'),
-  synthetic: syntheticSchema.default(syntheticSchema.parse({})),
-  bars: barsSchema.default(barsSchema.parse({})),
-  models: z
-    .strictObject({
-      /** score closed bars with the models of this directory (live and shadow versions, registry.json) */
-      enabled: z.boolean().default(true),
-      dir: z.string().min(1).default('models'),
-      /** feature vectors per micro-batch (and rows per network-model inference) */
-      maxBatchSize: z.number().int().min(1).max(65_536).default(256),
-      /** the wait budget: a batch is scored at most this long after its first vector arrived */
-      maxWaitMs: z.number().min(0).max(60_000).default(1),
-      /** overrides each ONNX model's execution provider; falls back to cpu with a warning when unavailable */
-      executionProvider: z.enum(['cpu', 'cuda', 'tensorrt']).optional(),
-      /** apply `mlfp models …` changes to the directory while running (ms between checks; 0 = never) */
-      watchIntervalMs: z.number().int().min(0).default(1_000),
-      /** a model that fails to load stops the start instead of being skipped with a warning */
-      strict: z.boolean().default(false),
-    })
-    .default({
-      enabled: true,
-      dir: 'models',
-      maxBatchSize: 256,
-      maxWaitMs: 1,
-      watchIntervalMs: 1_000,
-      strict: false,
-    }),
-  http: z
-    .strictObject({
-      /** serve /metrics, /healthz and /readyz */
-      enabled: z.boolean().default(true),
-      /** loopback by default: bind to 0.0.0.0 only behind a firewall or proxy */
-      host: z.string().min(1).default('127.0.0.1'),
-      /** 0 = any free port (printed at start) */
-      port: z.number().int().min(0).max(65_535).default(9464),
-    })
-    .default({ enabled: true, host: '127.0.0.1', port: 9464 }),
-  progress: z
-    .strictObject({
-      /** a progress line every this many ms; 0 = none */
-      intervalMs: z.number().int().min(0).default(5_000),
-    })
-    .default({ intervalMs: 5_000 }),
-  log: z
-    .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    })
-    .default({ level: 'info' }),
-  /** PostgreSQL / TimescaleDB sink (absent = none) */
-  postgres: postgresSchema.optional(),
-  /** Redis latest-value sink (absent = none) */
-  redis: redisSchema.optional(),
-  outputs: outputsSchema.prefault({}),
+export const kafkaTopicsSchema = z.strictObject({
+  ticks: topicName.default('market.ticks'),
+  corporateActions: topicName.default('corporate.actions'),
 });
+
+/** PEM text, or a path the loader reads; kept as given here (never logged). */
+const pem = z.string().min(1);
+
+export const kafkaSchema = z.strictObject({
+  /** host:port of the bootstrap brokers; required when source is 'kafka' */
+  brokers: z
+    .array(
+      z.string().regex(/^(?:[^\s:[\]]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/, 'expected host:port ([ipv6]:port)'),
+    )
+    .default([]),
+  clientId: z.string().min(1).max(255).default('mlfp-engine'),
+  groupId: z.string().min(1).max(255).default('mlfp-engine'),
+  topics: kafkaTopicsSchema.default(kafkaTopicsSchema.parse({})),
+  /** tick message format on the ticks topic */
+  format: z.enum(['json', 'avro']).default('json'),
+  registry: z
+    .strictObject({
+      /** Confluent-compatible API base URL */
+      url: z.url(),
+      auth: z.strictObject({ username: z.string(), password: z.string() }).optional(),
+    })
+    .optional(),
+  ssl: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        ca: pem.optional(),
+        cert: pem.optional(),
+        key: pem.optional(),
+        rejectUnauthorized: z.boolean().optional(),
+      }),
+    ])
+    .optional(),
+  sasl: z
+    .strictObject({
+      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+      username: z.string().min(1),
+      password: z.string().min(1),
+    })
+    .optional(),
+  /** larger tick messages are dead letters `too_large` without being decoded */
+  maxMessageBytes: z.number().int().min(64).max(100_000_000).default(65_536),
+  /** kafkajs consumer maxBytes (one fetch response) */
+  fetchMaxBytes: z.number().int().min(1024).max(1_000_000_000).default(10_485_760),
+  /** kafkajs consumer maxBytesPerPartition */
+  fetchMaxBytesPerPartition: z.number().int().min(1024).max(1_000_000_000).default(1_048_576),
+  sessionTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
+  heartbeatIntervalMs: z.number().int().min(100).max(600_000).default(3_000),
+  /** longest a fetch waits for data on the broker */
+  maxWaitTimeInMs: z.number().int().min(1).max(60_000).default(500),
+  /** corporate actions kept in memory (oldest ex-dates dropped first) */
+  maxCorporateActions: z.number().int().min(1).max(10_000_000).default(100_000),
+  /** connection attempts before a start fails (kafkajs retry.retries) */
+  connectRetries: z.number().int().min(0).max(100).default(5),
+});
+
+export const snapshotsSchema = z.strictObject({
+  /** where per-partition state goes; 'none': commit after each durable flush, restart warms up from bars */
+  store: z.enum(['none', 'memory', 'redis', 'postgres']).default('memory'),
+  /** a snapshot (and the offset commit that goes with it) per partition at most this often */
+  intervalMs: z.number().int().min(100).max(3_600_000).default(5_000),
+});
+
+export const deliverySchema = z.strictObject({
+  /** outputs go to the sinks at least this often */
+  flushIntervalMs: z.number().int().min(1).max(60_000).default(200),
+  /** ... or as soon as this many records wait */
+  maxBatchRecords: z.number().int().min(1).max(10_000_000).default(20_000),
+  /** records not yet durable (waiting + in flight) above which consumption pauses */
+  maxPendingRecords: z.number().int().min(1).max(100_000_000).default(200_000),
+  /** flushes written concurrently (each sink keeps per-key order) */
+  maxFlushesInFlight: z.number().int().min(1).max(64).default(2),
+  /** bars fetched per symbol and timeframe to warm features up when a partition has no snapshot */
+  warmUpBars: z.number().int().min(0).max(10_000).default(60),
+});
+
+export const engineConfigSchema = z
+  .strictObject({
+    source: z.enum(['synthetic', 'kafka']).default('synthetic'),
+    synthetic: syntheticSchema.default(syntheticSchema.parse({})),
+    bars: barsSchema.default(barsSchema.parse({})),
+    models: z
+      .strictObject({
+        /** score closed bars with the models of this directory (live and shadow versions, registry.json) */
+        enabled: z.boolean().default(true),
+        dir: z.string().min(1).default('models'),
+        /** feature vectors per micro-batch (and rows per network-model inference) */
+        maxBatchSize: z.number().int().min(1).max(65_536).default(256),
+        /** the wait budget: a batch is scored at most this long after its first vector arrived */
+        maxWaitMs: z.number().min(0).max(60_000).default(1),
+        /** overrides each ONNX model's execution provider; falls back to cpu with a warning when unavailable */
+        executionProvider: z.enum(['cpu', 'cuda', 'tensorrt']).optional(),
+        /** apply `mlfp models …` changes to the directory while running (ms between checks; 0 = never) */
+        watchIntervalMs: z.number().int().min(0).default(1_000),
+        /** a model that fails to load stops the start instead of being skipped with a warning */
+        strict: z.boolean().default(false),
+      })
+      .default({
+        enabled: true,
+        dir: 'models',
+        maxBatchSize: 256,
+        maxWaitMs: 1,
+        watchIntervalMs: 1_000,
+        strict: false,
+      }),
+    http: z
+      .strictObject({
+        /** serve /metrics, /healthz and /readyz */
+        enabled: z.boolean().default(true),
+        /** loopback by default: bind to 0.0.0.0 only behind a firewall or proxy */
+        host: z.string().min(1).default('127.0.0.1'),
+        /** 0 = any free port (printed at start) */
+        port: z.number().int().min(0).max(65_535).default(9464),
+      })
+      .default({ enabled: true, host: '127.0.0.1', port: 9464 }),
+    progress: z
+      .strictObject({
+        /** a progress line every this many ms; 0 = none */
+        intervalMs: z.number().int().min(0).default(5_000),
+      })
+      .default({ intervalMs: 5_000 }),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .default({ level: 'info' }),
+    kafka: kafkaSchema.default(kafkaSchema.parse({})),
+    snapshots: snapshotsSchema.default(snapshotsSchema.parse({})),
+    delivery: deliverySchema.default(deliverySchema.parse({})),
+    /** PostgreSQL / TimescaleDB sink (absent = none) */
+    postgres: postgresSchema.optional(),
+    /** Redis latest-value sink (absent = none) */
+    redis: redisSchema.optional(),
+    outputs: outputsSchema.prefault({}),
+  })
+  .superRefine((config, context) => {
+    // cross-field rules, each naming the key to fix
+    if (config.source === 'kafka' && config.kafka.brokers.length === 0)
+      context.addIssue({
+        code: 'custom',
+        path: ['kafka', 'brokers'],
+        message: "source 'kafka' needs at least one broker (host:port)",
+      });
+    if (config.kafka.format === 'avro' && config.kafka.registry === undefined)
+      context.addIssue({
+        code: 'custom',
+        path: ['kafka', 'registry', 'url'],
+        message: "format 'avro' needs a schema registry url",
+      });
+    if (config.kafka.heartbeatIntervalMs >= config.kafka.sessionTimeoutMs)
+      context.addIssue({
+        code: 'custom',
+        path: ['kafka', 'heartbeatIntervalMs'],
+        message: 'must be lower than kafka.sessionTimeoutMs (Kafka advises a third of it)',
+      });
+    if (config.delivery.maxPendingRecords < config.delivery.maxBatchRecords)
+      context.addIssue({
+        code: 'custom',
+        path: ['delivery', 'maxPendingRecords'],
+        message: 'must be at least delivery.maxBatchRecords',
+      });
+    const out = config.outputs.kafka.topics;
+    const topics = [
+      ...Object.values(config.kafka.topics),
+      out.predictions,
+      out.alerts,
+      out.deadLetters,
+      ...['5m', '1h', '1d'].flatMap((tf) => [
+        out.bars.replace('{timeframe}', tf),
+        out.features.replace('{timeframe}', tf),
+      ]),
+    ];
+    if (new Set(topics).size !== topics.length)
+      context.addIssue({
+        code: 'custom',
+        path: ['kafka', 'topics'],
+        message: 'topic names (kafka.topics and outputs.kafka.topics) must differ from each other',
+      });
+    if (config.snapshots.store === 'redis' && config.redis === undefined)
+      context.addIssue({
+        code: 'custom',
+        path: ['snapshots', 'store'],
+        message: "store 'redis' needs the redis section (redis.url)",
+      });
+    if (config.snapshots.store === 'postgres' && config.postgres === undefined)
+      context.addIssue({
+        code: 'custom',
+        path: ['snapshots', 'store'],
+        message: "store 'postgres' needs the postgres section (postgres.url)",
+      });
+  });
 
 export type EngineConfig = z.infer<typeof engineConfigSchema>;
 export type SessionConfig = z.infer<typeof sessionSchema>;
@@ -285,3 +426,6 @@ export type TlsConfig = z.infer<typeof tlsSchema>;
 export type PostgresConfig = z.infer<typeof postgresSchema>;
 export type RedisConfig = z.infer<typeof redisSchema>;
 export type KafkaOutputConfig = z.infer<typeof kafkaOutputSchema>;
+export type KafkaConfig = z.infer<typeof kafkaSchema>;
+export type SnapshotsConfig = z.infer<typeof snapshotsSchema>;
+export type DeliveryConfig = z.infer<typeof deliverySchema>;

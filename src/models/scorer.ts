@@ -300,6 +300,8 @@ export class Scorer {
   }
 
   restore(state: ScorerSnapshot): void {
+    if (typeof state !== 'object' || state === null || typeof state.windows !== 'object' || state.windows === null)
+      throw new MlfpError('snapshot_invalid', 'scorer snapshot is not an object with windows');
     if (state.version !== 1) throw new MlfpError('snapshot_invalid', `scorer snapshot version ${String(state.version)}`);
     this.windows.clear();
     for (const [timeframe, snap] of Object.entries(state.windows) as [Timeframe, WindowSnapshot][]) {

@@ -5,7 +5,8 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { FEATURE_COUNT, TIMEFRAMES, type Bar, type FeatureVector, type Timeframe } from '../domain/types.js';
 import { PERIODS_PER_YEAR } from '../domain/time.js';
-import { FeatureSet } from '../indicators/feature-set.js';
+import { FeatureSet, type FeatureSetSnapshot } from '../indicators/feature-set.js';
+import { MlfpError } from '../errors.js';
 import type { DeadLetterSink } from '../domain/types.js';
 
 export interface ComputeFeaturesOptions {
@@ -97,6 +98,81 @@ export class FeatureEngine {
   drop(symbol: string): void {
     this.symbols.delete(symbol);
   }
+
+  has(symbol: string): boolean {
+    return this.symbols.has(symbol);
+  }
+
+  /** Every symbol's state as versioned plain JSON (FeatureSet snapshots; −∞ lastTs written as null). */
+  snapshot(): FeatureEngineSnapshot {
+    const symbols: FeatureEngineSnapshot['symbols'] = [];
+    for (const [symbol, state] of this.symbols) {
+      symbols.push({
+        symbol,
+        lastTs: TIMEFRAMES.map((tf) =>
+          state.lastTs[tf] === Number.NEGATIVE_INFINITY ? null : state.lastTs[tf],
+        ),
+        sets: TIMEFRAMES.map((tf) => state.sets[tf].snapshot()),
+      });
+    }
+    return { kind: 'mlfp.feature-engine', version: 1, periodsPerYear: { ...this.periodsPerYear }, symbols };
+  }
+
+  /**
+   * Replaces every symbol's state with a snapshot taken with the same periodsPerYear. Validates all of it
+   * first (MlfpError snapshot_invalid), so a bad snapshot leaves this engine unchanged.
+   */
+  restore(snapshot: unknown): void {
+    const fail = (message: string): never => {
+      throw new MlfpError('snapshot_invalid', `feature engine snapshot: ${message}`);
+    };
+    if (typeof snapshot !== 'object' || snapshot === null) return fail('not an object');
+    const candidate = snapshot as Partial<Record<keyof FeatureEngineSnapshot, unknown>>;
+    if (candidate.kind !== 'mlfp.feature-engine' || candidate.version !== 1)
+      return fail(`unsupported kind/version ${String(candidate.kind)}/${String(candidate.version)}`);
+    const periods = candidate.periodsPerYear as Partial<Record<Timeframe, unknown>> | null | undefined;
+    for (const tf of TIMEFRAMES)
+      if (periods?.[tf] !== this.periodsPerYear[tf])
+        return fail(
+          `taken with periodsPerYear.${tf} ${String(periods?.[tf])}, this engine has ${this.periodsPerYear[tf]}`,
+        );
+    if (!Array.isArray(candidate.symbols)) return fail('symbols must be an array');
+    const restored = new Map<string, SymbolFeatures>();
+    for (const entry of candidate.symbols as unknown[]) {
+      const item = entry as { symbol?: unknown; lastTs?: unknown; sets?: unknown } | null;
+      if (typeof item !== 'object' || item === null) return fail('each symbol must be an object');
+      const symbol = item.symbol;
+      if (typeof symbol !== 'string' || symbol === '' || restored.has(symbol))
+        return fail('symbol must be a unique non-empty string');
+      if (!Array.isArray(item.lastTs) || item.lastTs.length !== TIMEFRAMES.length)
+        return fail(`${symbol}: lastTs must hold ${TIMEFRAMES.length} entries`);
+      if (!Array.isArray(item.sets) || item.sets.length !== TIMEFRAMES.length)
+        return fail(`${symbol}: sets must hold ${TIMEFRAMES.length} entries`);
+      const state = new SymbolFeatures(this.periodsPerYear);
+      for (let index = 0; index < TIMEFRAMES.length; index++) {
+        const tf = TIMEFRAMES[index]!;
+        const lastTs = (item.lastTs as unknown[])[index];
+        if (lastTs !== null && !(typeof lastTs === 'number' && Number.isFinite(lastTs)))
+          return fail(`${symbol}: lastTs.${tf} must be null or epoch ms`);
+        state.lastTs[tf] = lastTs === null ? Number.NEGATIVE_INFINITY : lastTs;
+        const set = FeatureSet.restore((item.sets as unknown[])[index]);
+        if (set.periodsPerYear !== this.periodsPerYear[tf])
+          return fail(`${symbol} ${tf}: periodsPerYear differs`);
+        state.sets[tf] = set;
+      }
+      restored.set(symbol, state);
+    }
+    this.symbols.clear();
+    for (const [symbol, state] of restored) this.symbols.set(symbol, state);
+  }
+}
+
+/** Versioned plain-JSON state of a FeatureEngine; per symbol, lastTs and sets follow TIMEFRAMES order. */
+export interface FeatureEngineSnapshot {
+  kind: 'mlfp.feature-engine';
+  version: 1;
+  periodsPerYear: Record<Timeframe, number>;
+  symbols: Array<{ symbol: string; lastTs: Array<number | null>; sets: FeatureSetSnapshot[] }>;
 }
 
 /** The operator: bars in, feature vectors out. Stale bars (older than the latest of their key) are dead-lettered. */

@@ -19,6 +19,26 @@ export interface MicroBatch<T> {
 export interface MicroBatchOptions {
   maxBatchSize: number;
   maxWaitMs: number;
+  /** lets the owner flush the pending items now (a delivery barrier must not wait for maxWaitMs) */
+  control?: FlushControl;
+}
+
+/** A handle to flush a subscribed microBatch on demand; one subscription at a time. */
+export class FlushControl {
+  private handler: (() => void) | undefined;
+
+  /** Emits the pending items now (nothing when none or not subscribed). */
+  flush(): void {
+    this.handler?.();
+  }
+
+  /** Used by the operator: registers its flush, returns the unregistration. */
+  bind(handler: () => void): () => void {
+    this.handler = handler;
+    return () => {
+      if (this.handler === handler) this.handler = undefined;
+    };
+  }
 }
 
 export function checkMicroBatchOptions(options: MicroBatchOptions): void {
@@ -58,6 +78,7 @@ export function microBatch<T>(
         arrivedAt = new Float64Array(maxBatchSize);
         subscriber.next(batch);
       };
+      const unbind = options.control?.bind(flush);
       const subscription = source.subscribe({
         next: (item) => {
           arrivedAt[items.length] = scheduler.now();
@@ -72,6 +93,7 @@ export function microBatch<T>(
         },
       });
       return () => {
+        unbind?.();
         timer?.unsubscribe();
         subscription.unsubscribe();
       };

@@ -6,13 +6,15 @@ import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike }
 import type { FeatureVector } from '../domain/types.js';
 import { toMlfpError } from '../errors.js';
 import type { Scorer, ScoreOutput } from '../models/scorer.js';
-import { microBatch } from './micro-batch.js';
+import { microBatch, type FlushControl } from './micro-batch.js';
 
 export interface ScoreFeaturesOptions {
   /** vectors per batch, and rows per network-model inference: bounds how long one blocks the event loop */
   maxBatchSize: number;
   /** the wait budget: a batch flushes at most this long after its first vector */
   maxWaitMs: number;
+  /** flushes the batch being gathered now (delivery barriers); see FlushControl */
+  control?: FlushControl;
 }
 
 export const DEFAULT_SCORE_OPTIONS: Readonly<ScoreFeaturesOptions> = {

@@ -24,6 +24,8 @@ export interface GraphOutputs extends DeadLetterSink {
   features(vector: FeatureVector): void;
   prediction(prediction: Prediction): void;
   alert(alert: Alert): void;
+  /** Called with each bar after bar() and before the bar reaches the features (corporate actions adjust here). */
+  beforeFeatures?(bar: Bar): void;
 }
 
 /** The state of one input stream: everything a snapshot must capture to resume it. */
@@ -59,6 +61,7 @@ class CountingOutputs implements GraphOutputs {
     this.stats.bars[bar.timeframe]++;
     if (bar.revision > 0) this.stats.barRevisions++;
     this.outputs.bar(bar);
+    this.outputs.beforeFeatures?.(bar);
   }
 
   features(vector: FeatureVector): void {

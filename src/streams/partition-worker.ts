@@ -1,0 +1,307 @@
+// The state and graph of one input partition: decoded messages go into its edge Subject and run
+// synchronously through validate → bars → features (→ an optional async stage such as scoring); every output
+// lands in the worker's outbox, which the delivery coordinator takes. The worker's snapshot (validator,
+// aggregator, feature engine, corporate-action progress) plus its next offset is all a new owner needs.
+
+import { asyncScheduler, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import type { BarAggregatorOptions } from '../bars/bar-aggregator.js';
+import {
+  type Alert,
+  type Bar,
+  type DeadLetter,
+  type FeatureVector,
+  type Prediction,
+  type SourceRef,
+  type Timeframe,
+} from '../domain/types.js';
+import type { TickValidatorOptions } from '../domain/validate-tick.js';
+import { MlfpError } from '../errors.js';
+import type { EngineStats } from '../monitoring/stats.js';
+import type { ComputeFeaturesOptions } from '../operators/compute-features.js';
+import type { TickEnvelope } from '../operators/validate-ticks.js';
+import { emptyBatch, type OutputBatch } from '../sinks/sink.js';
+import { CorporateActionAdjuster } from './corporate-action-adjuster.js';
+import type { CorporateActionBook } from './corporate-actions.js';
+import type { DecodeFailure } from './decode.js';
+import { StreamState, tickGraph, type GraphOutputs } from './pipeline.js';
+
+/** Where an async stage after the features (model scoring) puts its results. */
+export interface StageOutputs {
+  prediction(prediction: Prediction): void;
+  alert(alert: Alert): void;
+}
+
+/**
+ * An asynchronous stage appended to the graph (scoring). `whenIdle` resolves once every vector it received
+ * so far has produced its outputs: the worker awaits it before a snapshot, so the snapshot's offset covers
+ * exactly what is in the outbox. Its own state, if any, travels in the partition snapshot.
+ */
+export interface AsyncStage {
+  attach(vectors: Observable<FeatureVector>, outputs: StageOutputs): Observable<unknown>;
+  whenIdle(): Promise<void>;
+  snapshot?(): unknown;
+  restore?(state: unknown): void;
+}
+
+export interface PartitionWorkerOptions {
+  topic: string;
+  partition: number;
+  bars?: BarAggregatorOptions;
+  validator?: TickValidatorOptions;
+  features?: ComputeFeaturesOptions;
+  corporateActions?: CorporateActionBook;
+  stats: EngineStats;
+  /** builds this partition's async stage (one instance per worker), if the graph has one */
+  createStage?: () => AsyncStage;
+  /** wall clock for the idle-close timer (tests pass a virtual one) */
+  scheduler?: SchedulerLike;
+}
+
+export interface PartitionWorkerSnapshot {
+  kind: 'mlfp.partition-worker';
+  version: 1;
+  topic: string;
+  partition: number;
+  /** the next offset to read, decimal string */
+  nextOffset: string;
+  validator: unknown;
+  aggregator: unknown;
+  features: unknown;
+  corporateActions: unknown;
+  /** symbols whose feature state was warmed up (or found without history) */
+  knownSymbols: string[];
+  stage: unknown;
+}
+
+const TIMEFRAME_RANK: Readonly<Record<Timeframe, number>> = { '5m': 0, '1h': 1, '1d': 2 };
+
+export class PartitionWorker implements GraphOutputs, StageOutputs {
+  readonly topic: string;
+  readonly partition: number;
+  /** The offset after the last message fed (Kafka commit semantics); undefined before the first one. */
+  nextOffset: number | undefined = undefined;
+  /** Symbols warmed up from bar history (or found to have none): never queried again. */
+  readonly knownSymbols = new Set<string>();
+  private readonly state: StreamState;
+  private readonly adjuster: CorporateActionAdjuster;
+  private readonly stage: AsyncStage | undefined;
+  private readonly stats: EngineStats;
+  private readonly input = new Subject<TickEnvelope>();
+  private readonly subscription: Subscription;
+  private outbox: OutputBatch = emptyBatch();
+  private outboxRecords = 0;
+  /** One envelope and one source reused for every message (the graph reads them synchronously). */
+  private readonly envelope: TickEnvelope;
+  private readonly source: SourceRef;
+  private feeding = false;
+  private failure: unknown = undefined;
+  private closed = false;
+
+  constructor(options: PartitionWorkerOptions) {
+    this.topic = options.topic;
+    this.partition = options.partition;
+    this.stats = options.stats;
+    this.state = new StreamState({
+      validator: options.validator,
+      bars: options.bars,
+      features: options.features,
+    });
+    this.adjuster = new CorporateActionAdjuster(options.corporateActions);
+    this.source = { topic: options.topic, partition: options.partition, offset: undefined };
+    this.envelope = { value: undefined, source: this.source, original: undefined };
+    this.stage = options.createStage?.();
+    const vectors = tickGraph(
+      this.input,
+      this.state,
+      this,
+      options.stats,
+      options.scheduler ?? asyncScheduler,
+    );
+    const output: Observable<unknown> = this.stage === undefined ? vectors : this.stage.attach(vectors, this);
+    this.subscription = output.subscribe({
+      error: (error: unknown) => {
+        this.failure = error;
+      },
+    });
+  }
+
+  /** Records waiting in the outbox. */
+  get pendingRecords(): number {
+    return this.outboxRecords;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Feeds one decoded message (offset as number and as kafkajs's string). Synchronous through validate, bars
+   * and features. Throws the graph's error (a bug, never bad data) so the engine can stop.
+   */
+  feed(offset: number, offsetText: string, value: unknown, original: Uint8Array | undefined): void {
+    this.source.offset = offsetText;
+    this.envelope.value = value;
+    this.envelope.original = original ?? undefined;
+    this.feeding = true;
+    this.input.next(this.envelope);
+    this.feeding = false;
+    this.envelope.value = undefined;
+    this.envelope.original = undefined;
+    this.nextOffset = offset + 1;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Dead-letters a message that could not be decoded, and moves past it. */
+  reject(offset: number, offsetText: string, failure: DecodeFailure, original: Uint8Array | undefined): void {
+    this.stats.ticks++;
+    this.stats.reject(failure.reason);
+    this.push({
+      reason: failure.reason,
+      field: failure.field,
+      value: failure.value,
+      message: failure.message,
+      source: { topic: this.topic, partition: this.partition, offset: offsetText },
+      original: original ?? undefined,
+    });
+    this.nextOffset = offset + 1;
+  }
+
+  /**
+   * Warms the feature state up from stored bars (any symbols and timeframes, latest revision each): fed in
+   * end-time order, 5m before 1h before 1d, as the live graph would, so corporate actions apply in place.
+   */
+  warmUp(bars: readonly Bar[], symbols: Iterable<string>): void {
+    const ordered = [...bars].sort(
+      (a, b) => a.end - b.end || TIMEFRAME_RANK[a.timeframe] - TIMEFRAME_RANK[b.timeframe],
+    );
+    for (const bar of ordered) {
+      this.adjuster.beforeFeatures(bar, this.state.features, this);
+      this.state.features.apply(bar);
+    }
+    for (const symbol of symbols) this.knownSymbols.add(symbol);
+  }
+
+  /** Resolves when the async stage (if any) has emitted everything for the messages fed so far. */
+  drain(): Promise<void> {
+    return this.stage === undefined ? Promise.resolve() : this.stage.whenIdle();
+  }
+
+  /** Hands the outbox over (undefined when empty); the worker starts a new one. */
+  takeOutbox(): OutputBatch | undefined {
+    if (this.outboxRecords === 0) return undefined;
+    const batch = this.outbox;
+    this.outbox = emptyBatch();
+    this.outboxRecords = 0;
+    return batch;
+  }
+
+  /** The whole state as versioned JSON; call only at a barrier (after drain(), between messages). */
+  snapshot(): PartitionWorkerSnapshot {
+    if (this.nextOffset === undefined)
+      throw new MlfpError(
+        'internal',
+        `partition ${this.partition}: no message processed, nothing to snapshot`,
+      );
+    return {
+      kind: 'mlfp.partition-worker',
+      version: 1,
+      topic: this.topic,
+      partition: this.partition,
+      nextOffset: String(this.nextOffset),
+      validator: this.state.validator.snapshot(),
+      aggregator: this.state.aggregator.snapshot(),
+      features: this.state.features.snapshot(),
+      corporateActions: this.adjuster.snapshot(),
+      knownSymbols: [...this.knownSymbols],
+      stage: this.stage?.snapshot?.() ?? null,
+    };
+  }
+
+  /**
+   * Restores a snapshot of this topic-partition taken with the same bar and feature options; throws
+   * MlfpError snapshot_invalid (leaving a worker that must not be used) when it does not fit.
+   */
+  restore(snapshot: unknown): void {
+    const fail = (message: string): never => {
+      throw new MlfpError('snapshot_invalid', `partition worker snapshot: ${message}`);
+    };
+    const candidate = snapshot as Partial<PartitionWorkerSnapshot> | null;
+    if (typeof candidate !== 'object' || candidate === null) return fail('not an object');
+    if (candidate.kind !== 'mlfp.partition-worker' || candidate.version !== 1)
+      return fail(`unsupported kind/version ${String(candidate.kind)}/${String(candidate.version)}`);
+    if (candidate.topic !== this.topic || candidate.partition !== this.partition)
+      return fail(
+        `taken for ${String(candidate.topic)}[${String(candidate.partition)}], not ${this.topic}[${this.partition}]`,
+      );
+    const nextOffset = Number(candidate.nextOffset);
+    if (typeof candidate.nextOffset !== 'string' || !Number.isSafeInteger(nextOffset) || nextOffset < 0)
+      return fail('nextOffset must be a decimal string of a safe integer >= 0');
+    if (!Array.isArray(candidate.knownSymbols) || candidate.knownSymbols.some((s) => typeof s !== 'string'))
+      return fail('knownSymbols must be an array of strings');
+    this.state.validator.restore(candidate.validator);
+    this.state.aggregator.restore(candidate.aggregator);
+    this.state.features.restore(candidate.features);
+    this.adjuster.restore(candidate.corporateActions);
+    if (this.stage?.restore !== undefined) this.stage.restore(candidate.stage);
+    this.knownSymbols.clear();
+    for (const symbol of candidate.knownSymbols) this.knownSymbols.add(symbol);
+    this.nextOffset = nextOffset;
+  }
+
+  /** Stops the graph (and its idle timer) and drops the outbox. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.subscription.unsubscribe();
+    this.input.complete();
+    this.outbox = emptyBatch();
+    this.outboxRecords = 0;
+  }
+
+  /** Corporate-action applications so far. */
+  get corporateActionsApplied(): number {
+    return this.adjuster.applied;
+  }
+
+  // GraphOutputs and StageOutputs: the graph's results, into the outbox
+
+  deadLetter(letter: DeadLetter): void {
+    // the reused source must not leak into a record that outlives this message
+    if (letter.source === this.source) letter.source = { ...this.source };
+    else if (letter.source === undefined && this.feeding) {
+      // raised downstream of validation (late ticks, stale bars): the message being processed caused it
+      letter.source = { ...this.source };
+      if (letter.original === undefined) letter.original = this.envelope.original;
+    }
+    this.push(letter);
+  }
+
+  bar(bar: Bar): void {
+    this.outbox.bars.push(bar);
+    this.outboxRecords++;
+  }
+
+  beforeFeatures(bar: Bar): void {
+    this.adjuster.beforeFeatures(bar, this.state.features, this);
+  }
+
+  features(vector: FeatureVector): void {
+    this.outbox.features.push(vector);
+    this.outboxRecords++;
+  }
+
+  prediction(prediction: Prediction): void {
+    this.outbox.predictions.push(prediction);
+    this.outboxRecords++;
+  }
+
+  alert(alert: Alert): void {
+    this.outbox.alerts.push(alert);
+    this.outboxRecords++;
+  }
+
+  private push(letter: DeadLetter): void {
+    this.outbox.deadLetters.push(letter);
+    this.outboxRecords++;
+  }
+}

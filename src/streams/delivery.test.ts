@@ -8,7 +8,7 @@ import {
   type Sink,
   type SinkHealth,
 } from '../sinks/sink.js';
-import { DeliveryCoordinator, type Checkpoint, type OutboxOwner } from './delivery.js';
+import { DeliveryCoordinator, type Checkpoint, type DeliveryPorts, type OutboxOwner } from './delivery.js';
 import { MemorySnapshotStore } from '../sinks/memory-snapshot-store.js';
 
 /** Lets every pending promise callback run (no timers involved). */
@@ -45,6 +45,7 @@ class ManualSink implements Sink {
 
 class Owner implements OutboxOwner {
   readonly topic = 'ticks';
+  nextOffset: number | undefined;
   private outbox = emptyBatch();
   constructor(readonly partition: number) {}
   get pendingRecords(): number {
@@ -78,7 +79,14 @@ class LoggingStore extends MemorySnapshotStore {
   }
 }
 
-function setup(options: { store?: boolean; maxFlushesInFlight?: number; maxPendingRecords?: number } = {}) {
+function setup(
+  options: {
+    store?: boolean;
+    maxFlushesInFlight?: number;
+    maxPendingRecords?: number;
+    onDurable?: DeliveryPorts['onDurable'];
+  } = {},
+) {
   const log: string[] = [];
   const sinks = [new ManualSink('a', log), new ManualSink('b', log)];
   const store = options.store === false ? undefined : new LoggingStore(log);
@@ -99,6 +107,7 @@ function setup(options: { store?: boolean; maxFlushesInFlight?: number; maxPendi
       },
       now: () => 0,
       onFatal: (error) => fatal.push(error),
+      onDurable: options.onDurable,
     },
   );
   return { log, sinks, store, delivery, fatal };
@@ -116,6 +125,31 @@ function checkpoint(partition: number, offset: number, current = () => true): Ch
 }
 
 describe('DeliveryCoordinator', () => {
+  it('reports each partition’s position at the cut once the flush is durable, in cut order', async () => {
+    const durable: string[] = [];
+    const { sinks, delivery } = setup({
+      onDurable: (positions) =>
+        durable.push(positions.map((p) => `${p.partition}<${p.nextOffset}`).join(',')),
+    });
+    const [a, b] = [new Owner(0), new Owner(1)];
+    delivery.register(a);
+    delivery.register(b);
+    a.nextOffset = 10;
+    a.add(1);
+    delivery.cut();
+    a.nextOffset = 20;
+    b.nextOffset = 5;
+    b.add(1);
+    delivery.cut();
+    await settleCallbacks();
+    for (const sink of sinks) sink.writes[1]!.resolve();
+    await settleCallbacks();
+    expect(durable).toEqual([]); // the second flush waits for the first
+    for (const sink of sinks) sink.writes[0]!.resolve();
+    await settleCallbacks();
+    expect(durable).toEqual(['0<10', '0<20,1<5']);
+  });
+
   it('saves the snapshot and commits only after every sink made the flush durable', async () => {
     const { log, sinks, delivery, store } = setup();
     const owner = new Owner(0);

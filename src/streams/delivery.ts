@@ -33,6 +33,8 @@ export interface OutboxOwner {
   readonly topic: string;
   readonly partition: number;
   readonly pendingRecords: number;
+  /** the next offset to process (every message below it has been fed), once known */
+  readonly nextOffset?: number | undefined;
   takeOutbox(): OutputBatch | undefined;
 }
 
@@ -60,6 +62,17 @@ export interface DeliveryPorts {
   onEvent?: EngineEventListener;
   /** called once with the first non-retriable sink error: the engine must stop without committing */
   onFatal(error: MlfpError): void;
+  /**
+   * called when a flush is durable in every sink (in cut order), with each partition's position at the cut:
+   * every output derived from offsets below `nextOffset` is now durable (latency measurement, metrics)
+   */
+  onDurable?(positions: readonly DurablePosition[], atMs: number): void;
+}
+
+export interface DurablePosition {
+  topic: string;
+  partition: number;
+  nextOffset: number;
 }
 
 export interface DeliveryStats {
@@ -80,6 +93,8 @@ interface Flush {
   records: number;
   checkpoints: Checkpoint[];
   state: FlushState;
+  /** owners' positions at the cut (only gathered when someone listens: onDurable) */
+  positions: DurablePosition[] | undefined;
 }
 
 export class DeliveryCoordinator {
@@ -168,14 +183,18 @@ export class DeliveryCoordinator {
   cut(checkpoints: Checkpoint[] = []): void {
     if (this.failure !== undefined) return;
     const taken: OutputBatch[] = [];
+    const positions: DurablePosition[] | undefined = this.ports.onDurable === undefined ? undefined : [];
     for (const owner of this.owners) {
       const batch = owner.takeOutbox();
       if (batch !== undefined) taken.push(batch);
+      if (positions !== undefined && owner.nextOffset !== undefined)
+        positions.push({ topic: owner.topic, partition: owner.partition, nextOffset: owner.nextOffset });
     }
-    if (taken.length === 0 && checkpoints.length === 0) return;
+    if (taken.length === 0 && checkpoints.length === 0 && (positions === undefined || positions.length === 0))
+      return;
     const batch = taken.length === 1 ? taken[0]! : merge(taken);
     const records = batchSize(batch);
-    this.queue.push({ batch, records, checkpoints, state: 'waiting' });
+    this.queue.push({ batch, records, checkpoints, state: 'waiting', positions });
     this.queuedRecords += records;
     this.pump();
   }
@@ -280,6 +299,8 @@ export class DeliveryCoordinator {
       const flush = this.queue.shift()!;
       this.queuedRecords -= flush.records;
       flush.batch = emptyBatch();
+      if (flush.positions !== undefined && flush.positions.length > 0)
+        this.ports.onDurable?.(flush.positions, this.ports.now());
       for (const checkpoint of flush.checkpoints)
         latest.set(`${checkpoint.topic}[${checkpoint.partition}]`, checkpoint);
     }

@@ -16,7 +16,7 @@ import type { BarHistory, PartitionSnapshot, Sink, SinkHealth, SnapshotStore } f
 import { CorporateActionReader } from './corporate-actions-reader.js';
 import { CorporateActionBook } from './corporate-actions.js';
 import { AvroTickDecoder, isDecodeFailure, JsonTickDecoder, type SchemaLookup } from './decode.js';
-import { DeliveryCoordinator, type Checkpoint } from './delivery.js';
+import { DeliveryCoordinator, type Checkpoint, type DeliveryPorts } from './delivery.js';
 import { ENGINE_EVENTS, type EngineEvent, type EngineEventListener } from './engine-events.js';
 import { createKafkaClient } from './kafka-client.js';
 import { MemorySnapshotStore } from '../sinks/memory-snapshot-store.js';
@@ -37,6 +37,8 @@ export interface KafkaEngineDependencies {
   onEvent?: EngineEventListener;
   /** an async stage after the features (model scoring), one per partition */
   createStage?: () => AsyncStage;
+  /** flushes durable in every sink, with the partitions' positions at the cut (see DeliveryPorts.onDurable) */
+  onDurable?: DeliveryPorts['onDurable'];
 }
 
 export type EngineState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
@@ -149,6 +151,7 @@ export class KafkaEngine {
         now: Date.now,
         onEvent: deps.onEvent,
         onFatal: (error) => this.fail(error),
+        onDurable: deps.onDurable,
       },
     );
   }

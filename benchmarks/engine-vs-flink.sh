@@ -23,7 +23,8 @@ RESULTS=${RESULTS:-$ROOT/benchmarks/results/streaming.json}
 # The engine's command, run once per round with {group} replaced by a fresh consumer group id. It must read
 # $TOPIC from the start, stop after the ticks it found at start (as the peers do), and print on stdout a last
 # line {"subject":"engine","ticks":N,"seconds":S,"ticksPerSec":R} with S from consuming start to last ack.
-ENGINE_COMMAND=${ENGINE_COMMAND:-}
+# the engine as `mlfp run` builds it (Kafka + PostgreSQL outputs); {group} is replaced per run
+ENGINE_COMMAND=${ENGINE_COMMAND:-"node dist/benchmarks/engine-run.js --brokers \$BROKERS --topic \$TOPIC --ticks \$TICKS --group {group}"}
 
 [[ -x /usr/bin/time ]] || {
   echo 'engine-vs-flink: GNU time (/usr/bin/time) is needed to measure CPU and RSS: apt-get install time' >&2
@@ -68,6 +69,7 @@ measure() {
 log 'services: kafka'
 scripts/services.sh up kafka
 BROKERS=$(scripts/services.sh env kafka | sed -n 's/^MLFP_KAFKA_BROKERS=//p')
+export BROKERS TOPIC TICKS # ENGINE_COMMAND may refer to them
 
 log 'building TypeScript (npm run build) and the Flink peer'
 npm run --silent build >&2
@@ -88,7 +90,6 @@ for round in $(seq 1 "$RUNS"); do
       --parallelism "$parallelism"
   done
   # ---- ENGINE SLOT ------------------------------------------------------------------------------------
-  # The lead sets ENGINE_COMMAND (or replaces this block) once the engine has a bounded Kafka benchmark mode.
   if [[ -n $ENGINE_COMMAND ]]; then
     measure engine engine "$round" bash -c "exec ${ENGINE_COMMAND//\{group\}/mlfp-bench-engine-$stamp-$round}"
   fi

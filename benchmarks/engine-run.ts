@@ -1,0 +1,103 @@
+// The engine's slot in benchmarks/engine-vs-flink.sh: the Kafka engine as `mlfp run` builds it (real sinks:
+// bars and features to Kafka topics and to PostgreSQL, snapshots in memory, no models) consumes the
+// benchmark topic with a fresh group from the start until it has read every tick and every output is
+// durable, then prints one JSON line {"subject":"engine","ticks","seconds","ticksPerSec",…}. The clock runs
+// from the engine's start (connect, join, fetch) to the last durable flush, like the Flink job's.
+// Usage: node dist/benchmarks/engine-run.js --brokers 127.0.0.1:19092 --topic bench.ticks --group G --ticks N
+//        [--postgres-url postgres://postgres@127.0.0.1:5432/test] [--no-postgres] [--no-kafka-outputs]
+
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { sinksFromConfig } from '../src/cli/run-command.js';
+import { parseConfig } from '../src/config/load.js';
+import { KafkaEngine } from '../src/streams/engine.js';
+import { createKafkaClient } from '../src/streams/kafka-client.js';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      brokers: { type: 'string', default: '127.0.0.1:19092' },
+      topic: { type: 'string', default: 'bench.ticks' },
+      group: { type: 'string' },
+      ticks: { type: 'string' },
+      'postgres-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
+      'no-postgres': { type: 'boolean', default: false },
+      'no-kafka-outputs': { type: 'boolean', default: false },
+      'output-prefix': { type: 'string', default: 'bench.engine' },
+    },
+  });
+  const ticks = Number(values.ticks);
+  if (!Number.isSafeInteger(ticks) || ticks <= 0) throw new Error('--ticks must be a positive integer');
+  const group = values.group ?? `mlfp-bench-engine-${process.pid}-${Date.now()}`;
+  const schema = `bench_engine_${process.pid}_${Date.now()}`;
+  const prefix = values['output-prefix'];
+  const config = parseConfig({
+    source: 'kafka',
+    bars: { idleTimeoutMs: 3_600_000 },
+    kafka: {
+      brokers: values.brokers.split(','),
+      groupId: group,
+      clientId: 'mlfp-bench-engine',
+      topics: { ticks: values.topic, corporateActions: `${values.topic}.actions` },
+      maxWaitTimeInMs: 100,
+    },
+    outputs: {
+      kafka: {
+        enabled: !values['no-kafka-outputs'],
+        bars: true,
+        features: true,
+        topics: {
+          bars: `${prefix}.bars.{timeframe}`,
+          features: `${prefix}.features.{timeframe}`,
+          predictions: `${prefix}.predictions`,
+          alerts: `${prefix}.alerts`,
+          deadLetters: `${prefix}.dlq`,
+        },
+      },
+    },
+    ...(values['no-postgres'] ? {} : { postgres: { url: values['postgres-url'], schema } }),
+    snapshots: { store: 'memory' },
+    models: { enabled: false },
+    http: { enabled: false },
+    progress: { intervalMs: 0 },
+    log: { level: 'warn' },
+  });
+  const kafka = await createKafkaClient(config.kafka);
+  const { sinks } = sinksFromConfig(config, kafka);
+  const engine = new KafkaEngine(config, { sinks, kafka });
+  const startedAt = process.hrtime.bigint();
+  await engine.start();
+  while (engine.stats.ticks < ticks) {
+    if (engine.health().state === 'failed') throw new Error(`engine failed: ${engine.health().error}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  await engine.delivery.settle();
+  const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+  const { stats } = engine;
+  await engine.stop();
+  if (!values['no-postgres']) {
+    const client = new pg.Client({ connectionString: values['postgres-url'] });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+  }
+  process.stdout.write(
+    `${JSON.stringify({
+      subject: 'engine',
+      ticks: stats.ticks,
+      seconds: Math.round(seconds * 1000) / 1000,
+      ticksPerSec: Math.round(stats.ticks / seconds),
+      rejects: stats.rejects,
+      bars: stats.barCount,
+      features: stats.features,
+      sinks: sinks.map((sink) => sink.name),
+    })}\n`,
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `engine-run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exitCode = 1;
+});

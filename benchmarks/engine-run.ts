@@ -24,6 +24,8 @@ async function main(): Promise<void> {
       'no-postgres': { type: 'boolean', default: false },
       'no-kafka-outputs': { type: 'boolean', default: false },
       'output-prefix': { type: 'string', default: 'bench.engine' },
+      /** kafka.fetchMaxBytesPerPartition; default: the engine's */
+      'fetch-bytes': { type: 'string' },
     },
   });
   const ticks = Number(values.ticks);
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
       clientId: 'mlfp-bench-engine',
       topics: { ticks: values.topic, corporateActions: `${values.topic}.actions` },
       maxWaitTimeInMs: 100,
+      ...(values['fetch-bytes'] === undefined ? {} : { fetchMaxBytesPerPartition: Number(values['fetch-bytes']) }),
     },
     outputs: {
       kafka: {
@@ -67,7 +70,10 @@ async function main(): Promise<void> {
   const engine = new KafkaEngine(config, { sinks, kafka });
   const startedAt = process.hrtime.bigint();
   await engine.start();
+  const startedMs = Number(process.hrtime.bigint() - startedAt) / 1e6;
+  let firstTickMs: number | undefined;
   while (engine.stats.ticks < ticks) {
+    if (firstTickMs === undefined && engine.stats.ticks > 0) firstTickMs = Number(process.hrtime.bigint() - startedAt) / 1e6;
     if (engine.health().state === 'failed') throw new Error(`engine failed: ${engine.health().error}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
@@ -87,6 +93,9 @@ async function main(): Promise<void> {
       ticks: stats.ticks,
       seconds: Math.round(seconds * 1000) / 1000,
       ticksPerSec: Math.round(stats.ticks / seconds),
+      /** engine.start() resolved (connected, actions topic read, subscribed) and first tick processed, ms after the start */
+      startMs: Math.round(startedMs),
+      firstTickMs: Math.round(firstTickMs ?? Number.NaN),
       rejects: stats.rejects,
       bars: stats.barCount,
       features: stats.features,

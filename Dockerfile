@@ -19,7 +19,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
+COPY models ./models
 USER node
-EXPOSE 9464 8090
+EXPOSE 9464
 ENTRYPOINT ["node", "bin/mlfp.js"]
 CMD ["run", "--config", "/config/engine.json"]

@@ -52,6 +52,8 @@ export interface E2eConfigOptions {
   avroRegistryUrl?: string;
   models?: boolean;
   maxMessageBytes?: number;
+  /** kafka.fetchMaxBytesPerPartition: small fetches interleave the partitions (each batch is one partition's) */
+  fetchMaxBytesPerPartition?: number;
   delivery?: Record<string, number>;
   /** shorter retry backoff for the outage tests */
   retryMaxDelayMs?: number;
@@ -77,6 +79,9 @@ export function e2eConfig(options: E2eConfigOptions): Record<string, unknown> {
       sessionTimeoutMs: 6_000,
       heartbeatIntervalMs: 500,
       ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
+      ...(options.fetchMaxBytesPerPartition === undefined
+        ? {}
+        : { fetchMaxBytesPerPartition: options.fetchMaxBytesPerPartition }),
     },
     snapshots: { store: options.snapshots, intervalMs: options.snapshotIntervalMs ?? 1_000 },
     delivery: { flushIntervalMs: 200, ...options.delivery },

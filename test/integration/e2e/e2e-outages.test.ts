@@ -96,6 +96,8 @@ afterAll(async () => {
 
 interface OutageObservation {
   pausedAfterMs: number;
+  /** why the source said it was paused: backpressure, or a wait (warm-up queries go to the same database) */
+  pausedBecause: string;
   ticksAtPause: number;
   ticksAtEnd: number;
   committedAtPause: number;
@@ -124,9 +126,11 @@ async function watchOutage(
   try {
     const ticks = async (): Promise<number> =>
       (await engine.metric('mlfp_ticks_total')).reduce((sum, sample) => sum + sample.value, 0);
+    let pausedBecause = '';
     for (;;) {
       const readiness = await engine.readiness();
       const source = readiness.dependencies['source:kafka'];
+      pausedBecause = source?.detail ?? '';
       if (source?.state === 'retrying' && readiness.dependencies[sink]?.state === 'retrying') break;
       if (!engine.isRunning) throw new Error(`${engine.name} exited\n${engine.tail()}`);
       if (Date.now() - stoppedAt > OUTAGE_MS / 2)
@@ -136,6 +140,7 @@ async function watchOutage(
     const pausedAfterMs = Date.now() - stoppedAt;
     const observation: OutageObservation = {
       pausedAfterMs,
+      pausedBecause,
       ticksAtPause: await ticks(),
       ticksAtEnd: 0,
       committedAtPause: (await groupProgress(admin, group, ticksTopic)).committed,
@@ -187,7 +192,8 @@ function expectPausedAndBounded(observation: OutageObservation): void {
 
 function describeOutage(observation: OutageObservation): string {
   return (
-    `paused ${(observation.pausedAfterMs / 1000).toFixed(1)} s into the outage at ${observation.ticksAtPause} ` +
+    `paused ${(observation.pausedAfterMs / 1000).toFixed(1)} s into the outage ("${observation.pausedBecause}") at ` +
+    `${observation.ticksAtPause} ` +
     `messages consumed / ${observation.committedAtPause} committed (unchanged at the end: ` +
     `${observation.ticksAtEnd} / ${observation.committedAtEnd}); pending outputs at most ${observation.maxPending}; ` +
     `RSS ${observation.rssAtPauseMb.toFixed(0)} MB at the pause, at most ${observation.maxRssMb.toFixed(0)} MB ` +

@@ -277,13 +277,17 @@ export async function runKafka(config: EngineConfig, io: CliIo, deps: RunDepende
       return {
         state:
           health.state === 'running'
-            ? health.paused
+            ? health.paused || health.waitingFor !== undefined
               ? 'retrying'
               : 'up'
             : health.state === 'failed'
               ? 'down'
               : 'starting',
-        detail: health.paused ? 'paused: outputs are behind (backpressure)' : health.error,
+        detail: health.paused
+          ? 'paused: outputs are behind (backpressure)'
+          : health.waitingFor !== undefined
+            ? `paused: waiting for ${health.waitingFor}`
+            : health.error,
         values: { lag, pending_records: health.pendingRecords, partitions: health.partitions.length },
       };
     },

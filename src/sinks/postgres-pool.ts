@@ -24,8 +24,11 @@ export type PoolSettings = Pick<
 >;
 
 /**
- * A pool whose idle-client errors are reported to `onError` instead of crashing the process (pg emits them
- * on the pool when the server goes away between queries). `sslmode` in the URL overrides `ssl`.
+ * A pool whose connection errors are reported to `onError` instead of crashing the process: pg emits them on
+ * the pool for an idle client, and on the client itself while it is checked out (a server that goes away in
+ * the middle of a COPY: EPIPE, ECONNRESET), where pg-pool listens for nothing and an unhandled 'error' event
+ * would end the process. The query in flight fails as well, and its caller's retry loop takes over.
+ * `sslmode` in the URL overrides `ssl`.
  */
 export function createPool(settings: PoolSettings, onError: (error: Error) => void): pg.Pool {
   const ssl = tlsOptions(settings.ssl);
@@ -40,5 +43,6 @@ export function createPool(settings: PoolSettings, onError: (error: Error) => vo
     application_name: 'mlfp-engine',
   });
   pool.on('error', onError);
+  pool.on('connect', (client) => client.on('error', onError));
   return pool;
 }

@@ -65,8 +65,7 @@ export class PostgresSink implements Sink, BarHistory {
     this.ownsPool = dependencies.pool === undefined;
     // idle clients that lose their server report here; the next query on the pool fails and is retried
     this.pool =
-      dependencies.pool ??
-      createPool(config, (error) => this.retrier.note(`idle connection: ${error.message}`));
+      dependencies.pool ?? createPool(config, (error) => this.retrier.note(`connection: ${error.message}`));
     this.deadLetters = deadLetterCodec(config.maxOriginalBytes);
   }
 

@@ -40,8 +40,7 @@ export class PostgresSnapshotStore implements SnapshotStore {
     this.lifecycle = new SinkLifecycle(this.name, this.retrier);
     this.ownsPool = dependencies.pool === undefined;
     this.pool =
-      dependencies.pool ??
-      createPool(config, (error) => this.retrier.note(`idle connection: ${error.message}`));
+      dependencies.pool ?? createPool(config, (error) => this.retrier.note(`connection: ${error.message}`));
     this.table = qualified(config.schema, 'snapshots');
   }
 

@@ -37,6 +37,16 @@ describe('redis client settings', () => {
       true,
     );
     expect(isRetriableRedisError(new Error('Command timed out'))).toBe(true);
+    // ioredis's AbortError for the rest of a pipeline the server answered in part before it went away
+    // (found by the end-to-end Redis outage test: it stopped the engine as a refusal)
+    const aborted = Object.assign(new Error('Command aborted due to connection close'), {
+      name: 'AbortError',
+    });
+    expect(isRetriableRedisError(aborted)).toBe(true);
+    expect(classifyRedisError(aborted, 'redis://cache:6379')).toMatchObject({
+      code: 'sink_unavailable',
+      retriable: true,
+    });
     for (const reply of [
       'LOADING Redis is loading',
       'BUSY script',

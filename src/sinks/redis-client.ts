@@ -48,9 +48,13 @@ export function createRedisClient(settings: RedisSettings, onError: (error: Erro
 
 /** Server replies that mean "not now": loading a dataset, a busy script, a failover in progress, out of memory. */
 const RETRIABLE_REPLIES = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|READONLY|CLUSTERDOWN|NOREPLICAS|OOM)\b/;
-/** Client-side failures that mean the connection is not there (ioredis errors carry no code for most). */
+/**
+ * Client-side failures that mean the connection is not there (ioredis errors carry no code for most). "Command
+ * aborted due to connection close" (an AbortError) is what the commands of a pipeline get when the server goes
+ * away after answering part of it: the sink resends the whole chunk.
+ */
 const RETRIABLE_MESSAGES =
-  /Stream isn't writeable|Connection is closed|Reached the max retries per request|Command timed out|connect ETIMEDOUT|socket/i;
+  /Stream isn't writeable|Connection is closed|Command aborted due to connection close|Reached the max retries per request|Command timed out|connect ETIMEDOUT|socket/i;
 
 export function isRetriableRedisError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

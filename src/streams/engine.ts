@@ -55,9 +55,11 @@ export interface PartitionStatus {
 
 export interface EngineHealth {
   state: EngineState;
-  /** false while paused for backpressure, failing, or not running */
+  /** false while paused for backpressure, waiting for a dependency, failing, or not running */
   ready: boolean;
   paused: boolean;
+  /** what consumption has been waiting for, for over a second (a snapshot store, the registry, the bar history) */
+  waitingFor?: string;
   pendingRecords: number;
   partitions: PartitionStatus[];
   outputs: Array<{ name: string; kind: 'sink' | 'store' } & SinkHealth>;
@@ -106,6 +108,8 @@ export class KafkaEngine {
   private actions: CorporateActionReader | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private paused = false;
+  /** set by withHeartbeat once a wait has lasted a heartbeat interval: health shows what blocks consumption */
+  private waitingFor: string | undefined;
   private failure: MlfpError | undefined;
   private settleDone!: { resolve: () => void; reject: (error: unknown) => void };
   private shutdown: Promise<void> | undefined;
@@ -261,8 +265,13 @@ export class KafkaEngine {
     const outputs = this.delivery.health();
     return {
       state: this.state,
-      ready: this.state === 'running' && !this.paused && outputs.every((output) => output.state === 'up'),
+      ready:
+        this.state === 'running' &&
+        !this.paused &&
+        this.waitingFor === undefined &&
+        outputs.every((output) => output.state === 'up'),
       paused: this.paused,
+      waitingFor: this.waitingFor,
       pendingRecords: this.delivery.pendingRecords,
       partitions,
       outputs,
@@ -281,7 +290,7 @@ export class KafkaEngine {
       .join(', ');
     return (
       `partitions ${this.slots.size} | lag ${lag} | pending ${this.delivery.pendingRecords}` +
-      `${this.paused ? ' (paused)' : ''} | commits ${stats.commits} | snapshots ${stats.snapshotsSaved}` +
+      `${this.paused ? ' (paused)' : ''}${this.waitingFor === undefined ? '' : ` (waiting for ${this.waitingFor})`} | commits ${stats.commits} | snapshots ${stats.snapshotsSaved}` +
       `${outputs === '' ? '' : ` | ${outputs}`}`
     );
   }
@@ -495,7 +504,7 @@ export class KafkaEngine {
     const slot = this.slots.get(batch.partition);
     if (slot === undefined || slot.revoked) return;
     try {
-      const worker = await this.withHeartbeat(slot.ready, heartbeat);
+      const worker = await this.withHeartbeat(slot.ready, heartbeat, 'the snapshot store');
       if (worker === undefined || slot.revoked || this.state !== 'running') return;
       const release = await this.acquire(slot);
       try {
@@ -615,6 +624,7 @@ export class KafkaEngine {
         await this.withHeartbeat(
           this.retry(`fetch Avro schema ${id}`, slot, () => avro.lookup(id)),
           heartbeat,
+          'the schema registry',
         );
         if (!this.stillOurs(slot)) return;
       }
@@ -661,6 +671,7 @@ export class KafkaEngine {
             TIMEFRAMES.map((tf) => history.recentBars(symbols, tf, this.barStartOf(earliest, tf), count)),
           ),
           heartbeat,
+          'the bar history (warm-up)',
         );
         bars = perTimeframe.flat();
         break;
@@ -895,20 +906,28 @@ export class KafkaEngine {
     return this.state === 'running' || this.state === 'starting';
   }
 
-  /** Awaits `work`, calling kafkajs's heartbeat about every second so a slow store or registry keeps us in the group. */
-  private async withHeartbeat<T>(work: Promise<T>, heartbeat: () => Promise<void>): Promise<T> {
+  /**
+   * Awaits `work`, calling kafkajs's heartbeat about every second so a slow store or registry keeps us in the
+   * group. Consumption stands still meanwhile: once the wait outlasts one heartbeat, health() says what for
+   * (a sink retrying through an outage would otherwise leave the source looking 'up').
+   */
+  private async withHeartbeat<T>(work: Promise<T>, heartbeat: () => Promise<void>, what: string): Promise<T> {
     let settled = false;
     const guarded = work.finally(() => {
       settled = true;
     });
-    for (;;) {
-      const tick = await Promise.race([
-        guarded.then(() => true),
-        delay(HEARTBEAT_EVERY_MS).then(() => false),
-      ]);
-      if (tick || settled) return guarded;
-      if (!this.isActive()) return guarded;
-      await heartbeat();
+    try {
+      for (;;) {
+        const tick = await Promise.race([
+          guarded.then(() => true),
+          delay(HEARTBEAT_EVERY_MS).then(() => false),
+        ]);
+        if (tick || settled || !this.isActive()) return await guarded;
+        this.waitingFor = what;
+        await heartbeat();
+      }
+    } finally {
+      if (this.waitingFor === what) this.waitingFor = undefined;
     }
   }
 

@@ -1,9 +1,11 @@
 // A partition without a snapshot warms its features up from stored bars: started on the ticks after a
 // midnight, with the bars before it in the "database", the engine computes the features the batch path
-// computes over the whole history.
+// computes over the whole history. While the bar history does not answer (its database is down), consumption
+// stands still and health() says what it waits for.
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DAY_MS } from '../../../src/domain/time.js';
+import type { BarHistory } from '../../../src/sinks/sink.js';
 import { KafkaEngine } from '../../../src/streams/engine.js';
 import { MemoryBarHistory, MemorySink } from '../../support/memory-sink.js';
 import {
@@ -73,5 +75,48 @@ describe('Kafka engine warm-up', { timeout: 90_000 }, () => {
     expect(new Set(asked).size).toBe(asked.length);
     expect(asked.length).toBe(data.symbols.length * 3);
     expect(history.queries.every((query) => query.beforeMs <= restartMs + 300_000)).toBe(true);
+  });
+
+  it('stands still while the bar history does not answer, says so in health(), and goes on once it does', async () => {
+    let answer!: () => void;
+    const databaseBack = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const stored = new MemoryBarHistory([...reference.bars.values()].filter((bar) => bar.ts < restartMs));
+    // like PostgresSink.recentBars through an outage: its retry loop holds the call until the server is back
+    const history: BarHistory = {
+      recentBars: async (symbols, timeframe, beforeMs, count) => {
+        await databaseBack;
+        return stored.recentBars(symbols, timeframe, beforeMs, count);
+      },
+    };
+    const sink = new MemorySink();
+    const engine = new KafkaEngine(
+      engineConfig({
+        brokers: services.kafkaBrokers,
+        groupId: uniqueName('mlfp-it-warm-wait'),
+        ticks: ticksTopic,
+        corporateActions: actionsTopic,
+      }),
+      { sinks: [sink], barHistory: history },
+    );
+    await engine.start();
+    try {
+      await waitUntil(() => engine.health().waitingFor !== undefined, 30_000, 'the wait to show in health()');
+      expect(engine.health()).toMatchObject({
+        state: 'running',
+        ready: false,
+        paused: false,
+        waitingFor: 'the bar history (warm-up)',
+      });
+      expect(engine.progressExtra()).toContain('(waiting for the bar history (warm-up))');
+      expect(engine.stats.ticks).toBe(0); // the warm-up comes before a batch's first tick
+      answer();
+      await waitUntil(() => engine.stats.ticks === later.length, 30_000, 'every tick after the wait');
+      expect(engine.health().waitingFor).toBeUndefined();
+      expect(engine.health().ready).toBe(true);
+    } finally {
+      await engine.stop();
+    }
   });
 });

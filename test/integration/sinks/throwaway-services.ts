@@ -75,7 +75,15 @@ export class ThrowawayPostgres {
 export class ThrowawayRedis {
   private child: ChildProcess | undefined;
 
-  constructor(readonly port: number) {}
+  /**
+   * `persistDir`: keep the data in an append-only file there, fsynced on every write, so a killed and
+   * restarted server comes back with everything it acknowledged (a durable Redis); without it the server
+   * keeps nothing on disk.
+   */
+  constructor(
+    readonly port: number,
+    readonly persistDir?: string,
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -83,9 +91,13 @@ export class ThrowawayRedis {
 
   /** Starts redis-server in the foreground as our child; resolves once it accepts connections. */
   async start(): Promise<void> {
+    const persistence =
+      this.persistDir === undefined
+        ? ['--appendonly', 'no']
+        : ['--dir', this.persistDir, '--appendonly', 'yes', '--appendfsync', 'always'];
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     this.child = child;

@@ -42,7 +42,9 @@ async function main(): Promise<void> {
       clientId: 'mlfp-bench-engine',
       topics: { ticks: values.topic, corporateActions: `${values.topic}.actions` },
       maxWaitTimeInMs: 100,
-      ...(values['fetch-bytes'] === undefined ? {} : { fetchMaxBytesPerPartition: Number(values['fetch-bytes']) }),
+      ...(values['fetch-bytes'] === undefined
+        ? {}
+        : { fetchMaxBytesPerPartition: Number(values['fetch-bytes']) }),
     },
     outputs: {
       kafka: {
@@ -73,7 +75,8 @@ async function main(): Promise<void> {
   const startedMs = Number(process.hrtime.bigint() - startedAt) / 1e6;
   let firstTickMs: number | undefined;
   while (engine.stats.ticks < ticks) {
-    if (firstTickMs === undefined && engine.stats.ticks > 0) firstTickMs = Number(process.hrtime.bigint() - startedAt) / 1e6;
+    if (firstTickMs === undefined && engine.stats.ticks > 0)
+      firstTickMs = Number(process.hrtime.bigint() - startedAt) / 1e6;
     if (engine.health().state === 'failed') throw new Error(`engine failed: ${engine.health().error}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }

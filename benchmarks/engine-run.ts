@@ -1,5 +1,6 @@
 // The engine's slot in benchmarks/engine-vs-flink.sh: the Kafka engine as `mlfp run` builds it (real sinks:
-// bars and features to Kafka topics and to PostgreSQL, snapshots in memory, no models) consumes the
+// bars to Kafka topics as the Flink peer writes them, bars and features to PostgreSQL — `--kafka-features`
+// also publishes the feature vectors to Kafka; snapshots in memory, no models) consumes the
 // benchmark topic with a fresh group from the start until it has read every tick and every output is
 // durable, then prints one JSON line {"subject":"engine","ticks","seconds","ticksPerSec",…}. The clock runs
 // from the engine's start (connect, join, fetch) to the last durable flush, like the Flink job's.
@@ -23,9 +24,13 @@ async function main(): Promise<void> {
       'postgres-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
       'no-postgres': { type: 'boolean', default: false },
       'no-kafka-outputs': { type: 'boolean', default: false },
+      /** also publish feature vectors to Kafka (default: bars to Kafka like the Flink peer; bars and features to PostgreSQL) */
+      'kafka-features': { type: 'boolean', default: false },
       'output-prefix': { type: 'string', default: 'bench.engine' },
       /** kafka.fetchMaxBytesPerPartition; default: the engine's */
       'fetch-bytes': { type: 'string' },
+      /** outputs.kafka.maxBytesPerRequest; default: the engine's */
+      'request-bytes': { type: 'string' },
     },
   });
   const ticks = Number(values.ticks);
@@ -50,7 +55,10 @@ async function main(): Promise<void> {
       kafka: {
         enabled: !values['no-kafka-outputs'],
         bars: true,
-        features: true,
+        features: values['kafka-features'],
+        ...(values['request-bytes'] === undefined
+          ? {}
+          : { maxBytesPerRequest: Number(values['request-bytes']) }),
         topics: {
           bars: `${prefix}.bars.{timeframe}`,
           features: `${prefix}.features.{timeframe}`,

@@ -92,6 +92,9 @@ for round in $(seq 1 "$RUNS"); do
   # ---- ENGINE SLOT ------------------------------------------------------------------------------------
   if [[ -n $ENGINE_COMMAND ]]; then
     measure engine engine "$round" bash -c "exec ${ENGINE_COMMAND//\{group\}/mlfp-bench-engine-$stamp-$round}"
+    # the same with the feature vectors published to Kafka too (more output than the Flink job writes)
+    measure engine-kafka-features engine "$round" bash -c \
+      "exec ${ENGINE_COMMAND//\{group\}/mlfp-bench-engine-kf-$stamp-$round} --kafka-features"
   fi
   # ------------------------------------------------------------------------------------------------------
 done

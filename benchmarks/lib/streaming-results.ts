@@ -110,6 +110,7 @@ function main(): void {
     }),
   );
   const engine = subjects['engine']?.median.ticksPerSec;
+  const engineKafkaFeatures = subjects['engine-kafka-features']?.median.ticksPerSec;
   const flink = bestFlink(subjects);
   const floor = subjects['kafkajs-passthrough']?.median.ticksPerSec;
   const document = {
@@ -134,6 +135,10 @@ function main(): void {
       bestFlink: flink?.subject ?? null,
       engineVsFlink:
         engine !== undefined && flink !== undefined ? Number((engine / flink.ticksPerSec).toFixed(3)) : null,
+      engineKafkaFeaturesVsFlink:
+        engineKafkaFeatures !== undefined && flink !== undefined
+          ? Number((engineKafkaFeatures / flink.ticksPerSec).toFixed(3))
+          : null,
       engineVsFloor: engine !== undefined && floor !== undefined ? Number((engine / floor).toFixed(3)) : null,
       flinkVsFloor:
         flink !== undefined && floor !== undefined ? Number((flink.ticksPerSec / floor).toFixed(3)) : null,

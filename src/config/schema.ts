@@ -269,8 +269,12 @@ export const kafkaSchema = z.strictObject({
   maxMessageBytes: z.number().int().min(64).max(100_000_000).default(65_536),
   /** kafkajs consumer maxBytes (one fetch response) */
   fetchMaxBytes: z.number().int().min(1024).max(1_000_000_000).default(10_485_760),
-  /** kafkajs consumer maxBytesPerPartition */
-  fetchMaxBytesPerPartition: z.number().int().min(1024).max(1_000_000_000).default(1_048_576),
+  /**
+   * kafkajs consumer maxBytesPerPartition. Small fetches measured fastest here: kafkajs decodes a whole fetch
+   * response before handing out any batch, so 128 KiB per partition keeps partitions interleaved and the
+   * pipeline busy (560k ticks: 1 MiB ≈ 125k ticks/s, 128 KiB ≈ 140k, bars+features to Kafka and PostgreSQL)
+   */
+  fetchMaxBytesPerPartition: z.number().int().min(1024).max(1_000_000_000).default(131_072),
   sessionTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
   heartbeatIntervalMs: z.number().int().min(100).max(600_000).default(3_000),
   /** longest a fetch waits for data on the broker */

@@ -53,6 +53,7 @@ export async function openRuntime(
           options.executionProvider ?? options.executionProviderFromManifest?.executionProvider,
         threads: options.threads ?? options.executionProviderFromManifest?.threads,
         worker: options.onnxWorker ?? options.executionProviderFromManifest?.worker,
+        workers: options.onnxWorkers ?? options.executionProviderFromManifest?.workers,
         logger: options.logger,
       });
     case 'tfjs-layers':

@@ -23,14 +23,15 @@ function vectors(symbol: string): FeatureVector[] {
 }
 
 describe.each([
-  ['onnx on a worker thread', 'lstm-return', true],
-  ['onnx on the event loop', 'lstm-return', false],
-  ['tfjs-layers', 'lstm-return-tfjs', false],
-])('LSTM fixture via %s', (_how, folder, onnxWorker) => {
+  ['onnx on a worker thread', 'lstm-return', true, 1],
+  ['onnx on two worker threads (runs spread round robin)', 'lstm-return', true, 2],
+  ['onnx on the event loop', 'lstm-return', false, 1],
+  ['tfjs-layers', 'lstm-return-tfjs', false, 1],
+])('LSTM fixture via %s', (_how, folder, onnxWorker, onnxWorkers) => {
   let registry: ModelRegistry;
   beforeAll(async () => {
     registry = new ModelRegistry();
-    await registry.load(`${DEMO_MODELS}${folder}`, { onnxWorker });
+    await registry.load(`${DEMO_MODELS}${folder}`, { onnxWorker, onnxWorkers });
   });
   afterAll(() => registry.close());
 

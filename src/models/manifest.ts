@@ -125,9 +125,14 @@ export const manifestSchema = z
         threads: z.number().int().min(1).max(64).default(1),
         /** ONNX inference on a worker thread (true) or on the event loop (false) */
         worker: z.boolean().default(true),
+        /**
+         * sessions (worker threads) that runs are spread over: a burst of windows (1,000 symbols closing a
+         * bar together) is scored in parallel runs; each session holds its own copy of the model
+         */
+        workers: z.number().int().min(1).max(64).default(1),
       })
       .strict()
-      .default({ executionProvider: 'cpu', threads: 1, worker: true }),
+      .default({ executionProvider: 'cpu', threads: 1, worker: true, workers: 1 }),
   })
   .strict()
   .superRefine((m, ctx) => {

@@ -20,6 +20,8 @@ export interface OnnxRuntimeOptions {
   threads?: number;
   /** run the session on a worker thread (default true) */
   worker?: boolean;
+  /** worker-thread sessions runs are spread over (default 1) */
+  workers?: number;
   logger?: ModelLogger;
 }
 
@@ -34,7 +36,9 @@ export class OnnxRuntime implements ModelRuntime {
   readonly description: string;
   readonly synchronous = false;
   private session: ort.InferenceSession | undefined;
-  private worker: OnnxWorkerSession | undefined;
+  /** worker-thread sessions, used round robin; empty when inference runs on the event loop */
+  private workers: OnnxWorkerSession[] = [];
+  private nextWorker = 0;
   private readonly inputName: string;
   private readonly outputName: string;
   private readonly inputType: 'float32' | 'float64';
@@ -95,17 +99,18 @@ export class OnnxRuntime implements ModelRuntime {
     this.description = `ONNX graph, input ${input.name}[${input.shape.join(', ')}] ${input.type}, output ${output.name}[${output.shape.join(', ')}]`;
   }
 
-  /** Moves inference to a worker thread (the in-thread session, used to read the graph, is released). */
-  async useWorker(worker: OnnxWorkerSession): Promise<void> {
+  /** Moves inference to worker threads (the in-thread session, used to read the graph, is released). */
+  async useWorkers(workers: OnnxWorkerSession[]): Promise<void> {
     const session = this.session;
-    this.worker = worker;
+    this.workers = workers;
     this.session = undefined;
     await session?.release();
   }
 
-  /** `worker` when inference runs on a worker thread, `event loop` otherwise. */
+  /** Where inference runs: `1 worker thread`, `2 worker threads` or `event loop`. */
   get thread(): string {
-    return this.worker !== undefined ? 'worker' : 'event loop';
+    const n = this.workers.length;
+    return n === 0 ? 'event loop' : `${n} worker thread${n > 1 ? 's' : ''}`;
   }
 
   async score(input: Float64Array, rows: number, out: Float64Array): Promise<void> {
@@ -118,8 +123,10 @@ export class OnnxRuntime implements ModelRuntime {
     // after a setImmediate, by when the caller may have started the next run
     const data = this.inputType === 'float32' ? new Float32Array(size) : new Float64Array(size);
     data.set(input.subarray(0, size));
-    if (this.worker !== undefined) {
-      const result = await this.worker.run(this.inputName, this.outputName, this.inputType, data, dims);
+    if (this.workers.length > 0) {
+      const worker = this.workers[this.nextWorker]!;
+      this.nextWorker = (this.nextWorker + 1) % this.workers.length;
+      const result = await worker.run(this.inputName, this.outputName, this.inputType, data, dims);
       values = result.data;
       shape = result.dims;
     } else {
@@ -139,9 +146,9 @@ export class OnnxRuntime implements ModelRuntime {
   }
 
   async close(): Promise<void> {
-    await this.worker?.close();
+    await Promise.all(this.workers.map((worker) => worker.close()));
     await this.session?.release();
-    this.worker = undefined;
+    this.workers = [];
     this.session = undefined;
   }
 }
@@ -202,7 +209,18 @@ export async function openOnnxRuntime(path: string, options: OnnxRuntimeOptions 
   if (options.worker !== false) {
     try {
       const providers = active === 'cpu' ? ['cpu'] : [active, 'cpu'];
-      await runtime.useWorker(await OnnxWorkerSession.start(path, { ...sessionOptions, executionProviders: providers }));
+      const count = Math.max(1, options.workers ?? 1);
+      const started = await Promise.allSettled(
+        Array.from({ length: count }, () =>
+          OnnxWorkerSession.start(path, { ...sessionOptions, executionProviders: providers }),
+        ),
+      );
+      const failed = started.find((result) => result.status === 'rejected');
+      if (failed !== undefined) {
+        for (const result of started) if (result.status === 'fulfilled') await result.value.close();
+        throw (failed as PromiseRejectedResult).reason as Error;
+      }
+      await runtime.useWorkers(started.map((result) => (result as PromiseFulfilledResult<OnnxWorkerSession>).value));
     } catch (error) {
       logger.warn(`${path}: no worker thread for onnxruntime (${(error as Error).message}); inference runs on the event loop`);
     }

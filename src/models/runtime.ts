@@ -49,4 +49,6 @@ export interface RuntimeOptions {
   threads?: number;
   /** overrides the manifest's runtime.worker (ONNX inference on a worker thread) */
   onnxWorker?: boolean;
+  /** overrides the manifest's runtime.workers (ONNX sessions on worker threads, runs spread over them) */
+  onnxWorkers?: number;
 }

@@ -80,6 +80,8 @@ class Lane {
   readonly model: LoadedModel;
   readonly role: 'live' | 'shadow';
   readonly columns: Int32Array;
+  /** the model reads every engine column in engine order: rows are copied whole */
+  readonly identityColumns: boolean;
   readonly steps: number;
   readonly width: number;
   readonly rowSize: number;
@@ -108,6 +110,8 @@ class Lane {
     this.model = model;
     this.role = role;
     this.columns = Int32Array.from(m.inputs.features, (f) => engineColumns.indexOf(f));
+    this.identityColumns =
+      this.columns.length === engineColumns.length && this.columns.every((column, j) => column === j);
     this.steps = m.inputs.sequenceLength;
     this.width = m.inputs.features.length;
     this.rowSize = this.steps * this.width;
@@ -144,24 +148,24 @@ class Lane {
 
   /** Scales the row at `rows` in place and applies the missing-value policy; false = skip it. */
   prepareRow(): boolean {
-    const size = this.rowSize;
-    const base = this.rows * size;
-    const input = this.input;
     const mean = this.mean;
     const std = this.std;
+    const missing = this.missing;
+    if (mean === undefined && missing === 'native') return true; // nothing to do: the common fast path
     const width = this.width;
-    for (let i = 0; i < size; i++) {
-      let v = input[base + i]!;
-      if (mean !== undefined) {
-        const j = i % width;
+    const input = this.input;
+    let at = this.rows * this.rowSize;
+    for (let step = 0; step < this.steps; step++) {
+      for (let j = 0; j < width; j++, at++) {
+        let v = input[at]!;
         // (x - mean) / std, the same double operations as numpy in the training script
-        v = (v - mean[j]!) / std![j]!;
+        if (mean !== undefined) v = (v - mean[j]!) / std![j]!;
+        if (v !== v) {
+          if (missing === 'skip') return false;
+          if (missing === 'zero') v = 0;
+        }
+        input[at] = v;
       }
-      if (v !== v) {
-        if (this.missing === 'skip') return false;
-        if (this.missing === 'zero') v = 0;
-      }
-      input[base + i] = v;
     }
     return true;
   }
@@ -426,6 +430,8 @@ export class Scorer {
             this.stats.skipped++;
             continue;
           }
+        } else if (lane.identityColumns) {
+          lane.input.set(vector.values, base);
         } else {
           const values = vector.values;
           const columns = lane.columns;

@@ -1,4 +1,4 @@
-import { map } from 'rxjs';
+import { map, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { isMlfpError } from '../errors.js';
@@ -58,5 +58,27 @@ describe('microBatch', () => {
       }
       expect(isMlfpError(error) && error.code === 'config_invalid' && error.field === field).toBe(true);
     }
+  });
+
+  it('with maxWaitMs 0 flushes each synchronous burst at its end, without a timer', async () => {
+    const source = new Subject<number>();
+    const batches: number[][] = [];
+    const subscription = source
+      .pipe(microBatch({ maxBatchSize: 3, maxWaitMs: 0 }))
+      .subscribe((b) => batches.push(b.items));
+    for (const x of [1, 2, 3, 4, 5]) source.next(x); // one burst: a full batch, then the rest at its end
+    expect(batches).toEqual([[1, 2, 3]]);
+    await Promise.resolve();
+    expect(batches).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
+    source.next(6);
+    await Promise.resolve();
+    expect(batches).toEqual([[1, 2, 3], [4, 5], [6]]);
+    subscription.unsubscribe();
+    source.next(7); // nothing after teardown
+    await Promise.resolve();
+    expect(batches).toHaveLength(3);
   });
 });

@@ -1,5 +1,7 @@
 // microBatch: groups a stream into arrays, flushed at `maxBatchSize` items or `maxWaitMs` after the
 // first item of a batch, whichever comes first; records each item's arrival time (for latency).
+// maxWaitMs 0 flushes at the end of the current burst: the items emitted synchronously together (all the
+// bars a watermark closes at once) form the batch, and nothing waits for a timer.
 
 import {
   asyncScheduler,
@@ -69,6 +71,7 @@ export function microBatch<T>(
       let items: T[] = [];
       let arrivedAt = new Float64Array(maxBatchSize);
       let timer: Subscription | undefined;
+      let burstFlushQueued = false;
       const flush = (): void => {
         timer?.unsubscribe();
         timer = undefined;
@@ -84,7 +87,15 @@ export function microBatch<T>(
           arrivedAt[items.length] = scheduler.now();
           items.push(item);
           if (items.length >= maxBatchSize) flush();
-          else if (timer === undefined) timer = scheduler.schedule(flush, maxWaitMs);
+          else if (maxWaitMs === 0) {
+            if (!burstFlushQueued) {
+              burstFlushQueued = true;
+              queueMicrotask(() => {
+                burstFlushQueued = false;
+                if (!subscriber.closed) flush();
+              });
+            }
+          } else if (timer === undefined) timer = scheduler.schedule(flush, maxWaitMs);
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => {

@@ -221,7 +221,7 @@ describe('execution providers', () => {
     });
     expect(model.runtime.provider).toBe('onnxruntime:cpu');
     expect(warnings.join('\n')).toMatch(/execution provider cuda/);
-    expect(infos.join('\n')).toMatch(/execution provider cpu, inference on the worker/);
+    expect(infos.join('\n')).toMatch(/execution provider cpu, inference on the 1 worker thread/);
     await model.runtime.close();
   });
 

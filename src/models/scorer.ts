@@ -246,7 +246,9 @@ export class Scorer {
       lane.reserve(vectors.length);
     }
     this.assemble(vectors, arrivedAt ?? EMPTY_ARRIVALS, lanes);
-    for (const lane of lanes) if (lane.rows > 0 && lane.after === undefined) this.run(lane);
+    // synchronous models (trees) publish first; asynchronous runs are dispatched right after
+    for (const lane of lanes) if (lane.synchronous && lane.rows > 0 && lane.after === undefined) this.run(lane);
+    for (const lane of lanes) if (!lane.synchronous && lane.rows > 0 && lane.after === undefined) this.run(lane);
   }
 
   /** True when no rows wait and no inference runs. */

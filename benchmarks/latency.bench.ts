@@ -4,10 +4,13 @@
 // from just before its produce call to the moment every output derived from it (and from everything before it
 // in its partition) is durable in every sink: the delivery coordinator's onDurable report of a position past
 // the tick's offset. Writes benchmarks/results/latency.json (p50/p90/p99/max over every tick after a 5 s warm-up),
-// once per delivery.flushIntervalMs given (the engine default 200 ms, and 20 ms).
-// Usage: npm run build && node dist/benchmarks/latency.bench.js [--rate 20000 --seconds 30 --flush-interval-ms 200,20]
+// once per delivery.flushIntervalMs given (the engine default 200 ms, and 20 ms). Event time runs 600× wall
+// time (--time-scale), so each symbol closes a 5-minute bar every 0.5 s and its features follow: the outputs
+// written during the run are real bars and feature rows, not only committed offsets.
+// Usage: npm run build && node dist/benchmarks/latency.bench.js [--rate 20000 --seconds 30 --time-scale 600 --flush-interval-ms 200,20]
 
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -59,7 +62,9 @@ interface Options {
   rate: string;
   seconds: string;
   symbols: string;
+  'time-scale': string;
   'postgres-url': string;
+  series?: string;
 }
 
 async function measure(values: Options, flushIntervalMs: number) {
@@ -120,13 +125,26 @@ async function measure(values: Options, flushIntervalMs: number) {
   await engine.start();
   const produced = await runProducer([
     ...['--brokers', values.brokers, '--topic', topic, '--rate', values.rate, '--seconds', values.seconds],
-    ...['--symbols', values.symbols, '--partitions', String(PARTITIONS)],
+    ...['--symbols', values.symbols, '--partitions', String(PARTITIONS), '--time-scale', values['time-scale']],
   ]);
-  while (engine.stats.ticks < produced.ticks) await new Promise((resolve) => setTimeout(resolve, 10));
+  // the engine must catch up within a minute of the producer's end; say where it stands if it does not
+  const deadline = Date.now() + 60_000;
+  while (engine.stats.ticks < produced.ticks) {
+    if (Date.now() > deadline) {
+      const health = JSON.stringify(engine.health());
+      await engine.stop();
+      throw new Error(
+        `engine consumed ${engine.stats.ticks} of ${produced.ticks} ticks a minute after the producer ended: ${engine.progressExtra()} ${health}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   await engine.delivery.settle();
   await engine.stop();
 
   const latencies: number[] = [];
+  // --series: one line per produced batch (ms since the first send, partition, latency of its first tick)
+  const series = values.series === undefined ? undefined : ['sinceStartMs,partition,latencyMs'];
   const firstAt = produced.batches[0]?.[0] ?? 0;
   let unmatched = 0;
   for (const [producedAt, partition, baseOffset, count] of produced.batches) {
@@ -147,12 +165,16 @@ async function measure(values: Options, flushIntervalMs: number) {
         continue;
       }
       if (producedAt - firstAt >= WARM_UP_MS) latencies.push(list.times[lo]! - producedAt);
+      if (k === 0 && series !== undefined) series.push(`${producedAt - firstAt},${partition},${list.times[lo]! - producedAt}`);
     }
   }
+  if (series !== undefined && values.series !== undefined)
+    writeFileSync(`${values.series}.${flushIntervalMs}ms.csv`, `${series.join('\n')}\n`);
   const sorted = Float64Array.from(latencies).sort();
   const result = {
     rate: Number(values.rate),
     seconds: Number(values.seconds),
+    timeScale: Number(values['time-scale']),
     produced: { ticks: produced.ticks, ticksPerSec: produced.ticksPerSec },
     measuredTicks: sorted.length,
     unmatched,
@@ -192,7 +214,11 @@ async function main(): Promise<void> {
       rate: { type: 'string', default: '20000' },
       seconds: { type: 'string', default: '30' },
       symbols: { type: 'string', default: '50' },
+      /** event time runs this many times faster than wall time, so bars close during the run */
+      'time-scale': { type: 'string', default: '600' },
       'postgres-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
+      /** write a latency time series to <path>.<flush>ms.csv (to find stalls) */
+      series: { type: 'string' },
       /** delivery.flushIntervalMs values to measure, comma separated (200 is the engine default) */
       'flush-interval-ms': { type: 'string', default: '200,20' },
     },

@@ -326,7 +326,9 @@ interface LatencyResult {
 }
 
 async function closeLatency(): Promise<LatencyResult> {
-  const { registry } = await ModelRegistry.fromDirectory(join(ROOT, 'models'), { strict: true });
+  const { registry } = await ModelRegistry.fromDirectory(process.env.BENCH_MODELS_DIR ?? join(ROOT, 'models'), {
+    strict: true,
+  });
   const scorer = new Scorer(registry);
   // asyncScheduler's timers with a sub-millisecond clock for the latency numbers
   const scheduler: SchedulerLike = {
@@ -519,6 +521,11 @@ async function main(): Promise<void> {
       '@tensorflow/tfjs': version('@tensorflow/tfjs'),
     },
   };
+  if (process.argv.includes('--latency-only')) {
+    // for trying runtime settings: prints the latency section, writes nothing
+    process.stdout.write(`${JSON.stringify(await closeLatency(), null, 2)}\n`);
+    return;
+  }
   process.stderr.write('native LightGBM vs LightGBM C …\n');
   const lightgbm = await lightgbmVersusC();
   process.stderr.write('native trees vs onnxruntime TreeEnsemble …\n');

@@ -1,5 +1,7 @@
 // A steady tick feed for the latency benchmark: `--rate` ticks/s for `--seconds`, sent every 10 ms in one
-// batch (one send in flight, acks=all), event time = wall time. For every batch it records the produce time
+// batch (one send in flight, acks=all). Event time runs `--time-scale` times faster than wall time (default
+// 600: a 5-minute bar per symbol closes every 0.5 s, so bars and features flow to the sinks during the
+// run) and ends at the wall time of the last send (never in the future). For every batch it records the produce time
 // (just before the send) and the offsets the brokers gave its ticks (each symbol has a fixed partition), and prints them as the last stdout line:
 // {"subject":"paced-producer","ticks","seconds","ticksPerSec","batches":[[producedAtMs, partition, baseOffset, count], …]}
 // Usage: node dist/benchmarks/lib/paced-producer.js --brokers … --topic … --rate 20000 --seconds 30 --symbols 50
@@ -20,11 +22,14 @@ async function main(): Promise<void> {
       symbols: { type: 'string', default: '50' },
       partitions: { type: 'string', default: '6' },
       seed: { type: 'string', default: '7' },
+      'time-scale': { type: 'string', default: '600' },
     },
   });
   if (values.topic === undefined) throw new Error('--topic is required');
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
+  const timeScale = Number(values['time-scale']);
+  if (!(timeScale >= 1)) throw new Error(`--time-scale must be a number >= 1, got ${values['time-scale']}`);
   const symbols = Array.from({ length: Number(values.symbols) }, (_, i) => `SYM${i}`);
   const random = new Random(Number(values.seed));
   const prices = symbols.map(() => 20 + random.uniform() * 200);
@@ -44,6 +49,8 @@ async function main(): Promise<void> {
   const batches: Array<[number, number, string, number]> = [];
   const total = Math.round(rate * seconds);
   const startedAt = Date.now();
+  // event time at wall time t: eventStart + (t - startedAt) * timeScale, reaching wall time at the end
+  const eventStart = startedAt - seconds * 1000 * (timeScale - 1);
   let sent = 0;
   let owed = 0;
   let nextAt = startedAt;
@@ -53,7 +60,7 @@ async function main(): Promise<void> {
     const count = Math.min(Math.floor(owed), total - sent);
     owed -= count;
     if (count > 0) {
-      const now = Date.now();
+      const ts = Math.min(Date.now(), eventStart + (Date.now() - startedAt) * timeScale);
       const messages: Message[] = new Array<Message>(count);
       perPartition.fill(0);
       for (let i = 0; i < count; i++) {
@@ -64,7 +71,7 @@ async function main(): Promise<void> {
         messages[i] = {
           key: symbols[s]!,
           partition: s % partitions,
-          value: `{"symbol":"${symbols[s]}","ts":${now},"price":${price},"size":${1 + random.int(500)}}`,
+          value: `{"symbol":"${symbols[s]}","ts":${ts},"price":${price},"size":${1 + random.int(500)}}`,
         };
       }
       const producedAt = Date.now();

@@ -47,9 +47,7 @@ function rejected(table: string, what: string, detail: string): MlfpError {
 
 /** ISO-8601 text of an epoch-ms time in PostgreSQL's range; refuses anything else naming the record. */
 export function isoTime<R>(ms: number, table: string, row: R, describe: (row: R) => string): string {
-  if (!Number.isFinite(ms) || ms < FIRST_MS || ms > LAST_MS)
-    throw rejected(table, describe(row), `time ${ms} is outside 0001-01-01..9999-12-31`);
-  return new Date(ms).toISOString();
+  return new Date(timeValue(ms, table, row, describe)).toISOString();
 }
 
 /** A finite number as text; NaN or ±Infinity refuse the record (PostgreSQL would store 'NaN'). */
@@ -60,8 +58,7 @@ function finite<R>(
   row: R,
   describe: (row: R) => string,
 ): string {
-  if (!Number.isFinite(value)) throw rejected(table, describe(row), `${columnName} is ${value}`);
-  return String(value);
+  return String(finiteValue(value, table, columnName, row, describe));
 }
 
 function integer<R>(
@@ -71,12 +68,10 @@ function integer<R>(
   row: R,
   describe: (row: R) => string,
 ): string {
-  if (!Number.isSafeInteger(value))
-    throw rejected(table, describe(row), `${columnName} is ${value}, not an integer`);
-  return String(value);
+  return String(int8Value(value, table, columnName, row, describe));
 }
 
-/** The same checks for the binary format, returning the value itself. */
+/** The checks, returning the value itself (the binary format; the text helpers above format it). */
 function timeValue<R>(ms: number, table: string, row: R, describe: (row: R) => string): number {
   if (!Number.isFinite(ms) || ms < FIRST_MS || ms > LAST_MS)
     throw rejected(table, describe(row), `time ${ms} is outside 0001-01-01..9999-12-31`);

@@ -7,7 +7,10 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import { MlfpError, isMlfpError } from '../errors.js';
 import { redactUrl, tlsOptions } from './postgres-pool.js';
-import { UNREACHABLE_SOCKET_CODES } from './retrier.js';
+import { defineMonotoneCommands } from './redis-scripts.js';
+import { Retrier, UNREACHABLE_SOCKET_CODES, type RetrierDependencies } from './retrier.js';
+import { SinkLifecycle } from './sink-lifecycle.js';
+import type { SinkHealth } from './sink.js';
 
 export type RedisSettings = Pick<RedisConfig, 'url' | 'tls' | 'connectTimeoutMs' | 'commandTimeoutMs'>;
 
@@ -84,4 +87,55 @@ export function firstPipelineError(results: [Error | null, unknown][] | null): E
   if (results === null) return new Error('Connection is closed (pipeline discarded)');
   for (const [error] of results) if (error !== null) return error;
   return undefined;
+}
+
+export interface RedisConnectionDependencies extends RetrierDependencies {
+  /** a client to use instead of one made from the config (then not disconnected at close) */
+  client?: Redis;
+}
+
+/**
+ * A Redis output's connection: the client (monotone Lua commands defined), its retry policy and its
+ * lifecycle; shared by the latest-values sink and the snapshot store, each with its own name.
+ */
+export class RedisConnection {
+  readonly client: Redis;
+  readonly retrier: Retrier;
+  readonly lifecycle: SinkLifecycle;
+  private readonly ownsClient: boolean;
+
+  /** `name`: the output's name (health, metrics); `what`: how its errors and retries are labelled */
+  constructor(
+    name: string,
+    what: string,
+    config: RedisConfig,
+    dependencies: RedisConnectionDependencies = {},
+  ) {
+    this.retrier = new Retrier(
+      `${what} ${redactUrl(config.url)}`,
+      config.retry,
+      (error) => classifyRedisError(error, config.url, what),
+      dependencies,
+    );
+    this.lifecycle = new SinkLifecycle(name, this.retrier);
+    this.ownsClient = dependencies.client === undefined;
+    this.client =
+      dependencies.client ??
+      createRedisClient(config, (error) => this.retrier.note(`connection: ${error.message}`));
+    defineMonotoneCommands(this.client);
+  }
+
+  /** Connects (retrying while Redis is away) and checks it answers. */
+  start(): Promise<void> {
+    return this.lifecycle.start(() => connectRedis(this.client));
+  }
+
+  health(): SinkHealth {
+    return this.retrier.health();
+  }
+
+  /** Waits up to `timeoutMs` for writes in flight, then disconnects a client of its own. */
+  async close(timeoutMs: number): Promise<void> {
+    if ((await this.lifecycle.close(timeoutMs)) && this.ownsClient) this.client.disconnect();
+  }
 }

@@ -6,11 +6,10 @@ import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import { FEATURE_COLUMNS, FEATURE_COUNT } from '../domain/types.js';
 import type { Bar, FeatureVector, Prediction, Timeframe } from '../domain/types.js';
-import { redactUrl } from './postgres-pool.js';
-import { classifyRedisError, connectRedis, createRedisClient, firstPipelineError } from './redis-client.js';
-import { defineMonotoneCommands, monotonePipeline } from './redis-scripts.js';
-import { Retrier, type RetrierDependencies } from './retrier.js';
-import { SinkLifecycle } from './sink-lifecycle.js';
+import { firstPipelineError, RedisConnection, type RedisConnectionDependencies } from './redis-client.js';
+import { monotonePipeline } from './redis-scripts.js';
+import type { Retrier } from './retrier.js';
+import type { SinkLifecycle } from './sink-lifecycle.js';
 import type { OutputBatch, Sink, SinkHealth } from './sink.js';
 
 /** Hash keys: `<prefix>:bar:<tf>:<symbol>`, `<prefix>:features:<tf>:<symbol>`, `<prefix>:prediction:<model>:<tf>:<symbol>`. */
@@ -99,15 +98,12 @@ export function predictionWrite(prefix: string, prediction: Prediction): LatestW
   };
 }
 
-export interface RedisSinkDependencies extends RetrierDependencies {
-  /** a client to use instead of one made from the config (the sink then does not disconnect it) */
-  client?: Redis;
-}
+export type RedisSinkDependencies = RedisConnectionDependencies;
 
 export class RedisSink implements Sink {
   readonly name = 'redis';
+  private readonly connection: RedisConnection;
   private readonly client: Redis;
-  private readonly ownsClient: boolean;
   private readonly retrier: Retrier;
   private readonly lifecycle: SinkLifecycle;
 
@@ -115,27 +111,17 @@ export class RedisSink implements Sink {
     private readonly config: RedisConfig,
     dependencies: RedisSinkDependencies = {},
   ) {
-    this.retrier = new Retrier(
-      `redis ${redactUrl(config.url)}`,
-      config.retry,
-      (error) => classifyRedisError(error, config.url),
-      dependencies,
-    );
-    this.lifecycle = new SinkLifecycle('redis', this.retrier);
-    this.ownsClient = dependencies.client === undefined;
-    this.client =
-      dependencies.client ??
-      createRedisClient(config, (error) => this.retrier.note(`connection: ${error.message}`));
-    defineMonotoneCommands(this.client);
+    this.connection = new RedisConnection(this.name, 'redis', config, dependencies);
+    ({ client: this.client, retrier: this.retrier, lifecycle: this.lifecycle } = this.connection);
   }
 
   /** Connects (retrying while Redis is away) and checks it answers. */
   start(): Promise<void> {
-    return this.lifecycle.start(() => connectRedis(this.client));
+    return this.connection.start();
   }
 
   health(): SinkHealth {
-    return this.retrier.health();
+    return this.connection.health();
   }
 
   write(batch: OutputBatch): Promise<void> {
@@ -157,7 +143,7 @@ export class RedisSink implements Sink {
   }
 
   async close(): Promise<void> {
-    if ((await this.lifecycle.close(this.config.closeTimeoutMs)) && this.ownsClient) this.client.disconnect();
+    await this.connection.close(this.config.closeTimeoutMs);
   }
 
   private writesOf(batch: OutputBatch): LatestWrite[] {

@@ -6,11 +6,10 @@ import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import { MlfpError } from '../errors.js';
 import { compareOffsets, normaliseOffset } from './offsets.js';
-import { redactUrl } from './postgres-pool.js';
-import { classifyRedisError, connectRedis, createRedisClient, firstPipelineError } from './redis-client.js';
-import { defineMonotoneCommands, monotonePipeline } from './redis-scripts.js';
-import { Retrier, type RetrierDependencies } from './retrier.js';
-import { SinkLifecycle } from './sink-lifecycle.js';
+import { firstPipelineError, RedisConnection, type RedisConnectionDependencies } from './redis-client.js';
+import { monotonePipeline } from './redis-scripts.js';
+import type { Retrier } from './retrier.js';
+import type { SinkLifecycle } from './sink-lifecycle.js';
 import type { PartitionSnapshot, SinkHealth, SnapshotStore } from './sink.js';
 
 /** Kafka topic names cannot contain ':', and the partition is a number, so the key parses from the right. */
@@ -18,15 +17,12 @@ export function snapshotKey(prefix: string, group: string, topic: string, partit
   return `${prefix}:snapshot:${group}:${topic}:${partition}`;
 }
 
-export interface RedisSnapshotStoreDependencies extends RetrierDependencies {
-  /** a client to share (e.g. the RedisSink's); the store then does not disconnect it */
-  client?: Redis;
-}
+export type RedisSnapshotStoreDependencies = RedisConnectionDependencies;
 
 export class RedisSnapshotStore implements SnapshotStore {
   readonly name = 'redis-snapshots';
+  private readonly connection: RedisConnection;
   private readonly client: Redis;
-  private readonly ownsClient: boolean;
   private readonly retrier: Retrier;
   private readonly lifecycle: SinkLifecycle;
 
@@ -34,26 +30,16 @@ export class RedisSnapshotStore implements SnapshotStore {
     private readonly config: RedisConfig,
     dependencies: RedisSnapshotStoreDependencies = {},
   ) {
-    this.retrier = new Retrier(
-      `redis snapshots ${redactUrl(config.url)}`,
-      config.retry,
-      (error) => classifyRedisError(error, config.url, 'redis snapshots'),
-      dependencies,
-    );
-    this.lifecycle = new SinkLifecycle(this.name, this.retrier);
-    this.ownsClient = dependencies.client === undefined;
-    this.client =
-      dependencies.client ??
-      createRedisClient(config, (error) => this.retrier.note(`connection: ${error.message}`));
-    defineMonotoneCommands(this.client);
+    this.connection = new RedisConnection(this.name, 'redis snapshots', config, dependencies);
+    ({ client: this.client, retrier: this.retrier, lifecycle: this.lifecycle } = this.connection);
   }
 
   start(): Promise<void> {
-    return this.lifecycle.start(() => connectRedis(this.client));
+    return this.connection.start();
   }
 
   health(): SinkHealth {
-    return this.retrier.health();
+    return this.connection.health();
   }
 
   async load(group: string, topic: string, partition: number): Promise<PartitionSnapshot | undefined> {
@@ -118,6 +104,6 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 
   async close(): Promise<void> {
-    if ((await this.lifecycle.close(0)) && this.ownsClient) this.client.disconnect();
+    await this.connection.close(0);
   }
 }

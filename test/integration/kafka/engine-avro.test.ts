@@ -5,13 +5,11 @@
 import { readFile } from 'node:fs/promises';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Message } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { KafkaEngine } from '../../../src/streams/engine.js';
 import { MemorySink } from '../../support/memory-sink.js';
 import {
   batchReference,
-  createTopics,
-  deleteTopics,
   engineConfig,
   firstDifference,
   makeTicks,
@@ -20,6 +18,7 @@ import {
   sameFeatures,
   testKafka,
   uniqueName,
+  useTopics,
   waitUntil,
 } from './harness.js';
 
@@ -31,51 +30,50 @@ const data = makeTicks(12_000, 12, 9);
 const registry = new SchemaRegistry({ host: services.registryUrl });
 const expectedReasons: Record<string, number> = { bad_schema: 3, missing_field: 1 };
 
-beforeAll(async () => {
-  await createTopics(kafka, [
+useTopics(
+  kafka,
+  [
     { topic: ticksTopic, numPartitions: 6 },
     { topic: actionsTopic, numPartitions: 1 },
-  ]);
-  const schema = await readFile(new URL('../../../src/streams/avro/tick.avsc', import.meta.url), 'utf8');
-  const { id } = await registry.register(
-    { type: SchemaType.AVRO, schema },
-    { subject: `${ticksTopic}-value` },
-  );
-  const other = await registry.register(
-    {
-      type: SchemaType.AVRO,
-      schema: JSON.stringify({
-        type: 'record',
-        name: 'Other',
-        namespace: 'mlfp.test',
-        fields: [{ name: 'name', type: 'string' }],
-      }),
-    },
-    { subject: `${ticksTopic}-other-value` },
-  );
-  const messages: Message[] = [];
-  for (const tick of data.ticks) {
-    const value = await registry.encode(id, { ...tick, bid: null, ask: null, exchange: null, seq: null });
-    messages.push({ key: tick.symbol, value });
-  }
-  const valid = messages[10]!.value as Buffer;
-  const badFrames = [
-    Buffer.from('{"symbol":"SYM01","ts":1,"price":1,"size":1}'),
-    Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0x00, 0x01]), valid.subarray(5)]),
-    valid.subarray(0, 9),
-    await registry.encode(other.id, { name: 'not a tick' }),
-  ];
-  const mixed: Message[] = [];
-  messages.forEach((message, index) => {
-    mixed.push(message);
-    if (index % 3_000 === 1_500) mixed.push({ key: 'BAD', value: badFrames[index / 3_000 - 0.5]! });
-  });
-  await produce(kafka, ticksTopic, mixed);
-});
-
-afterAll(async () => {
-  await deleteTopics(kafka, [ticksTopic, actionsTopic]);
-});
+  ],
+  async () => {
+    const schema = await readFile(new URL('../../../src/streams/avro/tick.avsc', import.meta.url), 'utf8');
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema },
+      { subject: `${ticksTopic}-value` },
+    );
+    const other = await registry.register(
+      {
+        type: SchemaType.AVRO,
+        schema: JSON.stringify({
+          type: 'record',
+          name: 'Other',
+          namespace: 'mlfp.test',
+          fields: [{ name: 'name', type: 'string' }],
+        }),
+      },
+      { subject: `${ticksTopic}-other-value` },
+    );
+    const messages: Message[] = [];
+    for (const tick of data.ticks) {
+      const value = await registry.encode(id, { ...tick, bid: null, ask: null, exchange: null, seq: null });
+      messages.push({ key: tick.symbol, value });
+    }
+    const valid = messages[10]!.value as Buffer;
+    const badFrames = [
+      Buffer.from('{"symbol":"SYM01","ts":1,"price":1,"size":1}'),
+      Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0x00, 0x01]), valid.subarray(5)]),
+      valid.subarray(0, 9),
+      await registry.encode(other.id, { name: 'not a tick' }),
+    ];
+    const mixed: Message[] = [];
+    messages.forEach((message, index) => {
+      mixed.push(message);
+      if (index % 3_000 === 1_500) mixed.push({ key: 'BAD', value: badFrames[index / 3_000 - 0.5]! });
+    });
+    await produce(kafka, ticksTopic, mixed);
+  },
+);
 
 // broker round trips on a shared 2-core machine: allow more than the default 30 s
 describe('Kafka engine, Avro ticks', { timeout: 90_000 }, () => {

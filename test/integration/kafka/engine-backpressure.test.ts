@@ -2,14 +2,12 @@
 // lost when they catch up; a sink that refuses a write stops the engine without committing anything past
 // what was durable.
 
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { MlfpError } from '../../../src/errors.js';
 import { KafkaEngine } from '../../../src/streams/engine.js';
 import { MemorySink, WriteGate } from '../../support/memory-sink.js';
 import {
   batchReference,
-  createTopics,
-  deleteTopics,
   engineConfig,
   firstDifference,
   jsonMessages,
@@ -19,6 +17,7 @@ import {
   sameFeatures,
   testKafka,
   uniqueName,
+  useTopics,
   waitUntil,
 } from './harness.js';
 
@@ -29,17 +28,14 @@ const actionsTopic = uniqueName('mlfp-it-pressure-actions');
 const data = makeTicks(30_000, 24, 17, 30_000);
 const MAX_PENDING = 3_000;
 
-beforeAll(async () => {
-  await createTopics(kafka, [
+useTopics(
+  kafka,
+  [
     { topic: ticksTopic, numPartitions: 6 },
     { topic: actionsTopic, numPartitions: 1 },
-  ]);
-  await produce(kafka, ticksTopic, jsonMessages(data.ticks));
-});
-
-afterAll(async () => {
-  await deleteTopics(kafka, [ticksTopic, actionsTopic]);
-});
+  ],
+  () => produce(kafka, ticksTopic, jsonMessages(data.ticks)),
+);
 
 // broker round trips on a shared 2-core machine: allow more than the default 30 s
 describe('Kafka engine backpressure', { timeout: 90_000 }, () => {

@@ -2,7 +2,7 @@
 // mid-stream makes the features after the ex-date those of the back-adjusted history; malformed actions
 // are dead letters with their coordinates.
 
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { DAY_MS } from '../../../src/domain/time.js';
 import { FEATURE_COUNT, type Bar, type FeatureVector } from '../../../src/domain/types.js';
 import { FeatureEngine } from '../../../src/operators/compute-features.js';
@@ -10,14 +10,13 @@ import { KafkaEngine } from '../../../src/streams/engine.js';
 import { MemorySink } from '../../support/memory-sink.js';
 import {
   batchReference,
-  createTopics,
-  deleteTopics,
   engineConfig,
   jsonMessages,
   makeTicks,
   produce,
   testKafka,
   uniqueName,
+  useTopics,
   waitUntil,
 } from './harness.js';
 
@@ -35,22 +34,21 @@ const ticks = base.ticks.map((tick) =>
     : tick,
 );
 
-beforeAll(async () => {
-  await createTopics(kafka, [
+useTopics(
+  kafka,
+  [
     { topic: ticksTopic, numPartitions: 6 },
     { topic: actionsTopic, numPartitions: 2 },
-  ]);
-  await produce(kafka, actionsTopic, [
-    { key: 'SYM1', value: JSON.stringify({ symbol: 'SYM1', type: 'split', exDate: exDateText, ratio: 4 }) },
-    { key: 'SYM2', value: JSON.stringify({ symbol: 'SYM2', type: 'merger', exDate: exDateText }) },
-    { key: 'SYM3', value: '{"symbol":"SYM3","type":"split"' },
-  ]);
-  await produce(kafka, ticksTopic, jsonMessages(ticks));
-});
-
-afterAll(async () => {
-  await deleteTopics(kafka, [ticksTopic, actionsTopic]);
-});
+  ],
+  async () => {
+    await produce(kafka, actionsTopic, [
+      { key: 'SYM1', value: JSON.stringify({ symbol: 'SYM1', type: 'split', exDate: exDateText, ratio: 4 }) },
+      { key: 'SYM2', value: JSON.stringify({ symbol: 'SYM2', type: 'merger', exDate: exDateText }) },
+      { key: 'SYM3', value: '{"symbol":"SYM3","type":"split"' },
+    ]);
+    await produce(kafka, ticksTopic, jsonMessages(ticks));
+  },
+);
 
 const RANK = { '5m': 0, '1h': 1, '1d': 2 } as const;
 

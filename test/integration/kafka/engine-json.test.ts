@@ -1,13 +1,11 @@
 // Kafka → engine (memory sinks) over JSON ticks on a 6-partition topic equals the batch path exactly.
 
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { KafkaEngine } from '../../../src/streams/engine.js';
 import type { EngineEvent } from '../../../src/streams/engine-events.js';
 import { MemorySink } from '../../support/memory-sink.js';
 import {
   batchReference,
-  createTopics,
-  deleteTopics,
   engineConfig,
   firstDifference,
   jsonMessages,
@@ -17,6 +15,7 @@ import {
   sameFeatures,
   testKafka,
   uniqueName,
+  useTopics,
   waitUntil,
 } from './harness.js';
 
@@ -26,17 +25,14 @@ const ticksTopic = uniqueName('mlfp-it-ticks');
 const actionsTopic = uniqueName('mlfp-it-actions');
 const data = makeTicks(30_000, 24);
 
-beforeAll(async () => {
-  await createTopics(kafka, [
+useTopics(
+  kafka,
+  [
     { topic: ticksTopic, numPartitions: 6 },
     { topic: actionsTopic, numPartitions: 1 },
-  ]);
-  await produce(kafka, ticksTopic, jsonMessages(data.ticks));
-});
-
-afterAll(async () => {
-  await deleteTopics(kafka, [ticksTopic, actionsTopic]);
-});
+  ],
+  () => produce(kafka, ticksTopic, jsonMessages(data.ticks)),
+);
 
 // broker round trips on a shared 2-core machine: allow more than the default 30 s
 describe('Kafka engine, JSON ticks', { timeout: 90_000 }, () => {

@@ -3,14 +3,12 @@
 // valid ticks); prototype-pollution payloads change nothing; the engine keeps running.
 
 import type { Message } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { ErrorCode } from '../../../src/errors.js';
 import { KafkaEngine } from '../../../src/streams/engine.js';
 import { MemorySink } from '../../support/memory-sink.js';
 import {
   batchReference,
-  createTopics,
-  deleteTopics,
   engineConfig,
   firstDifference,
   jsonMessages,
@@ -20,6 +18,7 @@ import {
   sameFeatures,
   testKafka,
   uniqueName,
+  useTopics,
   waitUntil,
 } from './harness.js';
 
@@ -81,27 +80,26 @@ const bad = Array.from({ length: BAD_COUNT }, (_, index) => malformed(index));
 bad.push({ value: Buffer.from(`{"symbol":"A","pad":"${'x'.repeat(5_000_000)}"}`), reason: 'too_large' });
 bad.push({ value: Buffer.from('['.repeat(100_000)), reason: 'too_large' });
 
-beforeAll(async () => {
-  await createTopics(kafka, [
+useTopics(
+  kafka,
+  [
     // 5 MB messages need a topic that accepts them
     { topic: ticksTopic, numPartitions: 6, configEntries: [{ name: 'max.message.bytes', value: '8000000' }] },
     { topic: actionsTopic, numPartitions: 1 },
-  ]);
-  const good = jsonMessages(data.ticks);
-  const messages: Message[] = [];
-  const every = Math.floor(good.length / bad.length);
-  for (let index = 0; index < good.length; index++) {
-    messages.push(good[index]!);
-    const which = index / every;
-    if (index % every === 0 && which < bad.length)
-      messages.push({ key: `BAD${which % 7}`, value: bad[which]!.value });
-  }
-  await produce(kafka, ticksTopic, messages, 500);
-});
-
-afterAll(async () => {
-  await deleteTopics(kafka, [ticksTopic, actionsTopic]);
-});
+  ],
+  async () => {
+    const good = jsonMessages(data.ticks);
+    const messages: Message[] = [];
+    const every = Math.floor(good.length / bad.length);
+    for (let index = 0; index < good.length; index++) {
+      messages.push(good[index]!);
+      const which = index / every;
+      if (index % every === 0 && which < bad.length)
+        messages.push({ key: `BAD${which % 7}`, value: bad[which]!.value });
+    }
+    await produce(kafka, ticksTopic, messages, 500);
+  },
+);
 
 // broker round trips on a shared 2-core machine: allow more than the default 30 s
 describe('Kafka engine, malformed input', { timeout: 90_000 }, () => {

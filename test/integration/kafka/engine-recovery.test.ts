@@ -2,14 +2,12 @@
 // replays from the last durable snapshot without changing any result, and two instances in one group
 // split the partitions and hand them over when one stops. Results are compared with the batch path.
 
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { KafkaEngine } from '../../../src/streams/engine.js';
 import type { EngineEvent } from '../../../src/streams/engine-events.js';
 import { MemorySink, MemorySnapshotStore, MemoryTables } from '../../support/memory-sink.js';
 import {
   batchReference,
-  createTopics,
-  deleteTopics,
   engineConfig,
   firstDifference,
   jsonMessages,
@@ -19,6 +17,7 @@ import {
   sameFeatures,
   testKafka,
   uniqueName,
+  useTopics,
   waitUntil,
 } from './harness.js';
 
@@ -26,22 +25,21 @@ const services = inject('services');
 const kafka = testKafka(services.kafkaBrokers);
 const ticksTopic = uniqueName('mlfp-it-recovery-ticks');
 const splitTopic = uniqueName('mlfp-it-handover-ticks');
+const crashTopic = uniqueName('mlfp-it-crash-ticks');
 const actionsTopic = uniqueName('mlfp-it-recovery-actions');
 const data = makeTicks(30_000, 24, 11);
 const reference = batchReference(data.ticks);
 
-beforeAll(async () => {
-  await createTopics(kafka, [
+useTopics(
+  kafka,
+  [
     { topic: ticksTopic, numPartitions: 6 },
     { topic: splitTopic, numPartitions: 6 },
+    { topic: crashTopic, numPartitions: 6 },
     { topic: actionsTopic, numPartitions: 1 },
-  ]);
-  await produce(kafka, ticksTopic, jsonMessages(data.ticks));
-});
-
-afterAll(async () => {
-  await deleteTopics(kafka, [ticksTopic, splitTopic, actionsTopic]);
-});
+  ],
+  () => produce(kafka, ticksTopic, jsonMessages(data.ticks)),
+);
 
 function instance(
   groupId: string,
@@ -121,7 +119,11 @@ describe('Kafka engine recovery', { timeout: 90_000 }, () => {
     const group = uniqueName('mlfp-it-crash');
     const tables = new MemoryTables();
     const store = new MemorySnapshotStore();
-    const first = instance(group, ticksTopic, tables, store);
+    // two thirds of the ticks are there when the first instance crashes, the rest come after: however fast
+    // it runs, the crash is mid-stream and the second instance has work of its own
+    const split = 20_000;
+    await produce(kafka, crashTopic, jsonMessages(data.ticks.slice(0, split)));
+    const first = instance(group, crashTopic, tables, store);
     await first.start();
     await waitUntil(
       () => first.stats.ticks >= 12_000 && store.saved >= 6,
@@ -131,9 +133,10 @@ describe('Kafka engine recovery', { timeout: 90_000 }, () => {
     await first.abort();
     const firstTicks = first.stats.ticks;
     const recordsBeforeRestart = tables.records;
+    await produce(kafka, crashTopic, jsonMessages(data.ticks.slice(split)));
 
     const events: EngineEvent[] = [];
-    const second = instance(group, ticksTopic, tables, store, events);
+    const second = instance(group, crashTopic, tables, store, events);
     await second.start();
     try {
       await waitUntil(

@@ -3,15 +3,13 @@
 // computes over the whole history. While the bar history does not answer (its database is down), consumption
 // stands still and health() says what it waits for.
 
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { DAY_MS } from '../../../src/domain/time.js';
 import type { BarHistory } from '../../../src/sinks/sink.js';
 import { KafkaEngine } from '../../../src/streams/engine.js';
 import { MemoryBarHistory, MemorySink } from '../../support/memory-sink.js';
 import {
   batchReference,
-  createTopics,
-  deleteTopics,
   engineConfig,
   firstDifference,
   jsonMessages,
@@ -20,6 +18,7 @@ import {
   sameFeatures,
   testKafka,
   uniqueName,
+  useTopics,
   waitUntil,
 } from './harness.js';
 
@@ -32,17 +31,14 @@ const restartMs = Math.ceil(data.ticks[0]!.ts / DAY_MS) * DAY_MS;
 const reference = batchReference(data.ticks);
 const later = data.ticks.filter((tick) => tick.ts >= restartMs);
 
-beforeAll(async () => {
-  await createTopics(kafka, [
+useTopics(
+  kafka,
+  [
     { topic: ticksTopic, numPartitions: 6 },
     { topic: actionsTopic, numPartitions: 1 },
-  ]);
-  await produce(kafka, ticksTopic, jsonMessages(later));
-});
-
-afterAll(async () => {
-  await deleteTopics(kafka, [ticksTopic, actionsTopic]);
-});
+  ],
+  () => produce(kafka, ticksTopic, jsonMessages(later)),
+);
 
 // broker round trips on a shared 2-core machine: allow more than the default 30 s
 describe('Kafka engine warm-up', { timeout: 90_000 }, () => {

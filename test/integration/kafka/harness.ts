@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
+import { afterAll, beforeAll } from 'vitest';
 import { Kafka, logLevel, Partitioners, type Admin, type Message } from 'kafkajs';
 import { ensureTopics } from '../../../src/sinks/kafka-topics.js';
 import { TickGenerator, tickJson, type GeneratedTick } from '../../../benchmarks/lib/tick-generator.js';
@@ -52,6 +53,27 @@ export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * A test file's topics: created before its tests, then `fill` (producing their input) runs; deleted after
+ * the tests. Call at the top level of the file.
+ */
+export function useTopics(
+  kafka: Kafka,
+  topics: Parameters<typeof createTopics>[1],
+  fill?: () => Promise<void>,
+): void {
+  beforeAll(async () => {
+    await createTopics(kafka, topics);
+    await fill?.();
+  });
+  afterAll(async () => {
+    await deleteTopics(
+      kafka,
+      topics.map((t) => t.topic),
+    );
+  });
 }
 
 export interface TickSet {

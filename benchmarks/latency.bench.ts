@@ -125,7 +125,14 @@ async function measure(values: Options, flushIntervalMs: number) {
   await engine.start();
   const produced = await runProducer([
     ...['--brokers', values.brokers, '--topic', topic, '--rate', values.rate, '--seconds', values.seconds],
-    ...['--symbols', values.symbols, '--partitions', String(PARTITIONS), '--time-scale', values['time-scale']],
+    ...[
+      '--symbols',
+      values.symbols,
+      '--partitions',
+      String(PARTITIONS),
+      '--time-scale',
+      values['time-scale'],
+    ],
   ]);
   // the engine must catch up within a minute of the producer's end; say where it stands if it does not
   const deadline = Date.now() + 60_000;
@@ -165,7 +172,8 @@ async function measure(values: Options, flushIntervalMs: number) {
         continue;
       }
       if (producedAt - firstAt >= WARM_UP_MS) latencies.push(list.times[lo]! - producedAt);
-      if (k === 0 && series !== undefined) series.push(`${producedAt - firstAt},${partition},${list.times[lo]! - producedAt}`);
+      if (k === 0 && series !== undefined)
+        series.push(`${producedAt - firstAt},${partition},${list.times[lo]! - producedAt}`);
     }
   }
   if (series !== undefined && values.series !== undefined)

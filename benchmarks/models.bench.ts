@@ -326,9 +326,12 @@ interface LatencyResult {
 }
 
 async function closeLatency(): Promise<LatencyResult> {
-  const { registry } = await ModelRegistry.fromDirectory(process.env.BENCH_MODELS_DIR ?? join(ROOT, 'models'), {
-    strict: true,
-  });
+  const { registry } = await ModelRegistry.fromDirectory(
+    process.env.BENCH_MODELS_DIR ?? join(ROOT, 'models'),
+    {
+      strict: true,
+    },
+  );
   const scorer = new Scorer(registry);
   // asyncScheduler's timers with a sub-millisecond clock for the latency numbers
   const scheduler: SchedulerLike = {

@@ -3,28 +3,20 @@
 // in PostgreSQL, Kafka and Redis; malformed Avro frames (unknown schema id, another schema's record, no magic
 // byte, a truncated body, invalid values, oversize, tombstones) are dead letters with their reasons; every
 // prediction equals `mlfp score` on the CLI's 5m features, one row per key in PostgreSQL and in Kafka.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Redis } from 'ioredis';
 import type { Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ErrorCode } from '../../../src/errors.js';
-import { ensureBuilt, REPO_ROOT } from '../../support/build-once.js';
+import { REPO_ROOT } from '../../support/build-once.js';
 import { EngineProcess } from '../../support/engine-process.js';
-import {
-  interleave,
-  sentinels,
-  sessionTicks,
-  writeTicksCsv,
-  type DatasetTick,
-  type MalformedMessage,
-} from './dataset.js';
+import { interleave, sentinels, sessionTicks, type DatasetTick, type MalformedMessage } from './dataset.js';
 import { e2eConfig, outputTopics, uniqueName, writeConfig } from './engine-config.js';
 import { createTopics, deleteTopics, produceInOrder, testKafka } from './kafka-cluster.js';
 import { comparePredictions, deleteRedisKeys, dropSchema, latestPredictions, readTopics } from './outputs.js';
-import { cliPredictions, cliReference, type Reference } from './reference.js';
+import { cliPredictions, startReference, type Reference } from './reference.js';
 import { expectEqual, verifyOutputs, waitForGroupDone } from './verify.js';
 
 const services = inject('services');
@@ -118,12 +110,9 @@ async function malformedAvro(
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mlfp-e2e-avro-'));
-  await ensureBuilt();
-  const csv = join(dir, 'ticks.csv');
-  await writeTicksCsv(csv, data.ticks);
-  const referenceReady = cliReference(dir, csv);
-  referenceReady.catch(() => undefined); // awaited below
+  const started = await startReference('avro', data.ticks);
+  dir = started.dir;
+  const referenceReady = started.reference;
   await createTopics(kafka, [
     { topic: ticksTopic, numPartitions: PARTITIONS },
     { topic: actionsTopic, numPartitions: 1 },

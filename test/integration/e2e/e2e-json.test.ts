@@ -7,14 +7,11 @@
 //   - three SIGKILLs at random points, each followed by a restart: still equal, nothing twice in the table;
 //   - two instances split the partitions, one is stopped with SIGTERM mid-run, the other takes its partitions
 //     and state: still equal.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import type { Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Random } from '../../../src/streams/random.js';
-import { ensureBuilt } from '../../support/build-once.js';
 import { EngineProcess } from '../../support/engine-process.js';
 import {
   countByReason,
@@ -24,12 +21,11 @@ import {
   sentinels,
   sessionTicks,
   tickJson,
-  writeTicksCsv,
 } from './dataset.js';
 import { e2eConfig, outputTopics, uniqueName, writeConfig, type OutputTopics } from './engine-config.js';
 import { createTopics, deleteTopics, groupMembers, produceInOrder, testKafka } from './kafka-cluster.js';
 import { deleteRedisKeys, dropSchema, groupProgress, restoredOffsets } from './outputs.js';
-import { cliReference, type Reference } from './reference.js';
+import { startReference, type Reference } from './reference.js';
 import { verifyOutputs, waitForGroupDone } from './verify.js';
 
 const services = inject('services');
@@ -132,12 +128,9 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mlfp-e2e-json-'));
-  await ensureBuilt();
-  const csv = join(dir, 'ticks.csv');
-  await writeTicksCsv(csv, data.ticks);
-  const referenceReady = cliReference(dir, csv);
-  referenceReady.catch(() => undefined); // awaited below
+  const started = await startReference('json', data.ticks);
+  dir = started.dir;
+  const referenceReady = started.reference;
   await createTopics(kafka, [
     { topic: ticksTopic, numPartitions: PARTITIONS },
     { topic: actionsTopic, numPartitions: 1 },

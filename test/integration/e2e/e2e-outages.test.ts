@@ -5,12 +5,10 @@
 // nothing lost or duplicated: the results equal the CLI's batch output. The machine's shared PostgreSQL and
 // Redis are never stopped (other test runs use them).
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureBuilt } from '../../support/build-once.js';
 import { EngineProcess } from '../../support/engine-process.js';
 import {
   canRunPostgresCluster,
@@ -19,19 +17,11 @@ import {
   ThrowawayPostgres,
   ThrowawayRedis,
 } from '../sinks/throwaway-services.js';
-import {
-  interleave,
-  jsonTickMessages,
-  malformedJson,
-  sentinels,
-  sessionTicks,
-  tickJson,
-  writeTicksCsv,
-} from './dataset.js';
+import { interleave, jsonTickMessages, malformedJson, sentinels, sessionTicks, tickJson } from './dataset.js';
 import { e2eConfig, uniqueName, writeConfig } from './engine-config.js';
 import { createTopics, deleteTopics, produceInOrder, testKafka } from './kafka-cluster.js';
 import { deleteRedisKeys, dropSchema, groupProgress } from './outputs.js';
-import { cliReference, type Reference } from './reference.js';
+import { startReference, type Reference } from './reference.js';
 import { verifyOutputs, waitForGroupDone } from './verify.js';
 
 const services = inject('services');
@@ -58,12 +48,9 @@ const cleanup = {
 };
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mlfp-e2e-outage-'));
-  await ensureBuilt();
-  const csv = join(dir, 'ticks.csv');
-  await writeTicksCsv(csv, data.ticks);
-  const referenceReady = cliReference(dir, csv);
-  referenceReady.catch(() => undefined); // awaited below
+  const started = await startReference('outage', data.ticks);
+  dir = started.dir;
+  const referenceReady = started.reference;
   await createTopics(kafka, [
     { topic: ticksTopic, numPartitions: PARTITIONS },
     { topic: actionsTopic, numPartitions: 1 },

@@ -1,11 +1,14 @@
 // The batch reference of the end-to-end suite: the real CLI as child processes (`mlfp bars` per timeframe on
 // the ticks CSV, `mlfp features` on each bars CSV, `mlfp score` on the 5m features), parsed back into rows
 // keyed like the engine's outputs. Doubles round-trip exactly: the CLI prints the shortest round-trip form.
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FEATURE_COLUMNS, TIMEFRAMES, type Timeframe } from '../../../src/domain/types.js';
 import { parseCsvText } from '../../../src/streams/csv.js';
+import { ensureBuilt } from '../../support/build-once.js';
 import { runMlfp } from '../../support/engine-process.js';
+import { writeTicksCsv, type DatasetTick } from './dataset.js';
 
 export interface BarRow {
   symbol: string;
@@ -145,4 +148,22 @@ export async function cliPredictions(
     predictions.set(`${cells[0]}|${Date.parse(cells[1]!)}`, values);
   }
   return predictions;
+}
+
+/**
+ * The start of every end-to-end file: a temporary folder, the built CLI, the ticks written as CSV there and
+ * the CLI's reference started on them. The caller awaits `reference` once it has produced its input, so the
+ * two run at once.
+ */
+export async function startReference(
+  name: string,
+  ticks: readonly DatasetTick[],
+): Promise<{ dir: string; reference: Promise<Reference> }> {
+  const dir = await mkdtemp(join(tmpdir(), `mlfp-e2e-${name}-`));
+  await ensureBuilt();
+  const csv = join(dir, 'ticks.csv');
+  await writeTicksCsv(csv, ticks);
+  const reference = cliReference(dir, csv);
+  reference.catch(() => undefined); // awaited by the caller
+  return { dir, reference };
 }

@@ -2,14 +2,11 @@
 // Each batch goes out in pipelines of monotone Lua writes (an older (ts, revision) never replaces a newer one),
 // retried whole while Redis is away; ioredis reconnects by itself and queues nothing meanwhile.
 
-import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import { FEATURE_COLUMNS, FEATURE_COUNT } from '../domain/types.js';
 import type { Bar, FeatureVector, Prediction, Timeframe } from '../domain/types.js';
 import { firstPipelineError, RedisConnection, type RedisConnectionDependencies } from './redis-client.js';
 import { monotonePipeline } from './redis-scripts.js';
-import type { Retrier } from './retrier.js';
-import type { SinkLifecycle } from './sink-lifecycle.js';
 import type { OutputBatch, Sink, SinkHealth } from './sink.js';
 
 /** Hash keys: `<prefix>:bar:<tf>:<symbol>`, `<prefix>:features:<tf>:<symbol>`, `<prefix>:prediction:<model>:<tf>:<symbol>`. */
@@ -103,16 +100,12 @@ export type RedisSinkDependencies = RedisConnectionDependencies;
 export class RedisSink implements Sink {
   readonly name = 'redis';
   private readonly connection: RedisConnection;
-  private readonly client: Redis;
-  private readonly retrier: Retrier;
-  private readonly lifecycle: SinkLifecycle;
 
   constructor(
     private readonly config: RedisConfig,
     dependencies: RedisSinkDependencies = {},
   ) {
     this.connection = new RedisConnection(this.name, 'redis', config, dependencies);
-    ({ client: this.client, retrier: this.retrier, lifecycle: this.lifecycle } = this.connection);
   }
 
   /** Connects (retrying while Redis is away) and checks it answers. */
@@ -130,13 +123,13 @@ export class RedisSink implements Sink {
       (latest.bars ? batch.bars.length : 0) +
       (latest.features ? batch.features.length : 0) +
       (latest.predictions ? batch.predictions.length : 0);
-    return this.lifecycle.write(records, async (acknowledge) => {
+    return this.connection.lifecycle.write(records, async (acknowledge) => {
       const writes = this.writesOf(batch);
       const size = this.config.maxPipelineCommands;
       // chunk by chunk: a chunk that failed is resent whole (the Lua writes are idempotent and monotone)
       for (let start = 0; start < writes.length; start += size) {
         const chunk = writes.slice(start, start + size);
-        await this.retrier.run('write', () => this.execute(chunk));
+        await this.connection.retrier.run('write', () => this.execute(chunk));
         acknowledge(chunk.length);
       }
     });
@@ -158,7 +151,7 @@ export class RedisSink implements Sink {
   }
 
   private async execute(writes: readonly LatestWrite[]): Promise<void> {
-    const pipeline = monotonePipeline(this.client);
+    const pipeline = monotonePipeline(this.connection.client);
     const ttl = this.config.ttlSeconds;
     for (const write of writes)
       pipeline.mlfpSetLatest(write.key, write.ts, write.revision, ttl, ...write.fields);

@@ -2,14 +2,11 @@
 // offset, the state JSON and when it was taken; saved pipelined through a Lua script that ignores an offset lower
 // than the stored one (compared as big decimal integers). Durable only as far as the Redis server persists.
 
-import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import { MlfpError } from '../errors.js';
 import { compareOffsets, normaliseOffset } from './offsets.js';
 import { firstPipelineError, RedisConnection, type RedisConnectionDependencies } from './redis-client.js';
 import { monotonePipeline } from './redis-scripts.js';
-import type { Retrier } from './retrier.js';
-import type { SinkLifecycle } from './sink-lifecycle.js';
 import type { PartitionSnapshot, SinkHealth, SnapshotStore } from './sink.js';
 
 /** Kafka topic names cannot contain ':', and the partition is a number, so the key parses from the right. */
@@ -22,16 +19,12 @@ export type RedisSnapshotStoreDependencies = RedisConnectionDependencies;
 export class RedisSnapshotStore implements SnapshotStore {
   readonly name = 'redis-snapshots';
   private readonly connection: RedisConnection;
-  private readonly client: Redis;
-  private readonly retrier: Retrier;
-  private readonly lifecycle: SinkLifecycle;
 
   constructor(
     private readonly config: RedisConfig,
     dependencies: RedisSnapshotStoreDependencies = {},
   ) {
     this.connection = new RedisConnection(this.name, 'redis snapshots', config, dependencies);
-    ({ client: this.client, retrier: this.retrier, lifecycle: this.lifecycle } = this.connection);
   }
 
   start(): Promise<void> {
@@ -43,9 +36,9 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 
   async load(group: string, topic: string, partition: number): Promise<PartitionSnapshot | undefined> {
-    await this.lifecycle.ready();
+    await this.connection.lifecycle.ready();
     const key = snapshotKey(this.config.keyPrefix, group, topic, partition);
-    const fields = await this.retrier.run('load', () => this.client.hgetall(key));
+    const fields = await this.connection.retrier.run('load', () => this.connection.client.hgetall(key));
     if (fields['offset'] === undefined) return undefined;
     const offset = normaliseOffset(fields['offset'], `${key} offset`);
     const takenAtMs = Number(fields['takenAtMs']);
@@ -68,7 +61,7 @@ export class RedisSnapshotStore implements SnapshotStore {
 
   async save(snapshots: readonly PartitionSnapshot[]): Promise<void> {
     if (snapshots.length === 0) return;
-    await this.lifecycle.ready();
+    await this.connection.lifecycle.ready();
     const prepared = snapshots.map((snapshot) => {
       const offset = normaliseOffset(
         snapshot.offset,
@@ -86,8 +79,8 @@ export class RedisSnapshotStore implements SnapshotStore {
     });
     // the script keeps the highest offset whatever the order; sorting only saves writing lower ones first
     prepared.sort((a, b) => compareOffsets(a.offset, b.offset));
-    await this.retrier.run('save', async () => {
-      const pipeline = monotonePipeline(this.client);
+    await this.connection.retrier.run('save', async () => {
+      const pipeline = monotonePipeline(this.connection.client);
       for (const { snapshot, offset, state } of prepared)
         pipeline.mlfpSaveSnapshot(
           snapshotKey(this.config.keyPrefix, snapshot.group, snapshot.topic, snapshot.partition),

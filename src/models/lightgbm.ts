@@ -145,7 +145,7 @@ export class LightGbmModel {
         ? undefined
         : compileTrees(
             parsed.trees.map((tree, t) => this.codegenTree(tree, t)),
-            { float32Sum: false, catWords: this.catWords },
+            { float32Sum: false, catWords: this.catWords, rowType: 'float64', width: this.inputWidth },
           );
   }
 

@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { MlfpError } from '../errors.js';
 import type { ExecutionProvider } from './manifest.js';
 import { OnnxWorkerSession } from './onnx-worker.js';
-import { SILENT_LOGGER, type ModelLogger, type ModelRuntime, type OutputKind } from './runtime.js';
+import { SILENT_LOGGER, type ModelInput, type ModelLogger, type ModelRuntime, type OutputKind } from './runtime.js';
 
 const FLOAT_TYPES = new Set(['float32', 'float64']);
 
@@ -35,6 +35,7 @@ export class OnnxRuntime implements ModelRuntime {
   readonly provider: string;
   readonly description: string;
   readonly synchronous = false;
+  readonly float32Input: boolean;
   private session: ort.InferenceSession | undefined;
   /** worker-thread sessions, used round robin; empty when inference runs on the event loop */
   private workers: OnnxWorkerSession[] = [];
@@ -73,6 +74,7 @@ export class OnnxRuntime implements ModelRuntime {
       );
     this.inputName = input.name;
     this.inputType = input.type as 'float32' | 'float64';
+    this.float32Input = this.inputType === 'float32';
     this.rank = input.shape.length;
     this.inputWidth = width;
     const steps = input.shape.length === 3 ? input.shape[1] : 1;
@@ -113,7 +115,7 @@ export class OnnxRuntime implements ModelRuntime {
     return n === 0 ? 'event loop' : `${n} worker thread${n > 1 ? 's' : ''}`;
   }
 
-  async score(input: Float64Array, rows: number, out: Float64Array): Promise<void> {
+  async score(input: ModelInput, rows: number, out: Float64Array): Promise<void> {
     const steps = this.sequenceLength ?? input.length / (rows * this.inputWidth);
     const size = rows * steps * this.inputWidth;
     const dims = this.rank === 3 ? [rows, steps, this.inputWidth] : [rows, this.inputWidth];

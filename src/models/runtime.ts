@@ -1,10 +1,14 @@
 // The one small interface every model runtime implements (native trees, onnxruntime, TensorFlow.js),
-// and the options they share. Rows are row-major Float64Array: rows x sequenceLength x inputWidth.
+// and the options they share. Rows are row-major: rows x sequenceLength x inputWidth, Float64Array (or
+// Float32Array for a runtime whose model takes float32, see float32Input).
 
 import type { ExecutionProvider, ModelFormat } from './manifest.js';
 
 /** How a runtime's outputs read: a value per output, P(class 1) of a binary model, or one probability per class. */
 export type OutputKind = 'value' | 'probability' | 'probabilities';
+
+/** Model input rows: doubles, or floats for a runtime with float32Input. */
+export type ModelInput = Float64Array | Float32Array;
 
 export interface ModelRuntime {
   readonly format: ModelFormat;
@@ -24,12 +28,17 @@ export interface ModelRuntime {
   /** true when `score` finishes before returning (native trees); false when it returns a promise */
   readonly synchronous: boolean;
   /**
+   * the model computes in float32: `score` takes a Float32Array input as it is (a Float64Array is
+   * rounded to float32 first, the same values), so callers may assemble rows in float32 directly
+   */
+  readonly float32Input?: boolean;
+  /**
    * Scores `rows` rows from `input` into `out` (rows x outputWidth). Synchronous runtimes return void
    * (no promise hop on the hot path); others a promise, after copying what they need from `input`
    * before returning (the caller refills it while the promise runs; `out` is written until it
    * settles). Throws (or rejects) MlfpError on failure.
    */
-  score(input: Float64Array, rows: number, out: Float64Array): void | Promise<void>;
+  score(input: ModelInput, rows: number, out: Float64Array): void | Promise<void>;
   close(): Promise<void>;
 }
 

@@ -15,7 +15,7 @@ import {
   type RollingBankSnapshot,
   type RollingScalingParameters,
 } from './rolling-scaling.js';
-import { SequenceWindows, type WindowSnapshot } from './sequence-windows.js';
+import { SequenceWindows, type PlaneSpec, type Rows, type WindowRing, type WindowSnapshot } from './sequence-windows.js';
 
 export type ScoreOutput = Prediction | Alert;
 
@@ -27,7 +27,7 @@ export interface ScorerSnapshot {
 }
 
 /** Copies `columns[j]` of `row` into out[base + j]; always true (reads like copyWindow's result). */
-function copyColumns(row: Float64Array, columns: Int32Array, out: Float64Array, base: number): boolean {
+function copyColumns(row: Float64Array, columns: Int32Array, out: Rows, base: number): boolean {
   for (let j = 0; j < columns.length; j++) out[base + j] = row[columns[j]!]!;
   return true;
 }
@@ -56,8 +56,9 @@ export interface ScorerOptions {
   /** most rows waiting in one model's lane before submit() refuses more (the models are too slow) */
   maxPendingRows?: number;
   /**
-   * asynchronous runs in flight per model (default 2): a worker-thread session starts the next run
-   * while the event loop publishes the previous one
+   * asynchronous runs in flight per model (default 8): the runs of a burst (1,000 bars closing
+   * together are 4 runs of 256) all queue on the worker while the event loop is still assembling and
+   * scoring the rest of the burst, instead of waiting for the burst to end before they are dispatched
    */
   maxRunsInFlight?: number;
   /** clock for latencyMs and alert times (the operator passes its scheduler's) */
@@ -94,7 +95,14 @@ class Lane {
   /** online scaling: the bank (rollingKey) whose z-rows this lane reads instead of the raw vector */
   readonly rolling: RollingScalingParameters | undefined;
   readonly synchronous: boolean;
-  input = new Float64Array(0);
+  /** a sequence model on the raw windows: how it reads them (its plane is scaled once per vector) */
+  readonly planeSpec: PlaneSpec | undefined;
+  readonly planeKey: string;
+  /** the plane's index in its timeframe's windows, resolved at each submit */
+  plane = -1;
+  /** rows are assembled in float32: a sequence model whose runtime takes float32 (no conversion per run) */
+  readonly float32: boolean;
+  input: Rows = new Float64Array(0);
   output = new Float64Array(0);
   /** pending rows' vectors and arrival times (rows [0, rows) of `input`) */
   vectors: FeatureVector[] = [];
@@ -129,13 +137,21 @@ class Lane {
       scaling.kind === 'rolling'
         ? { window: scaling.window, minCount: scaling.minCount ?? scaling.window, ddof: scaling.ddof }
         : undefined;
+    this.float32 = false;
+    if (this.steps > 1 && this.rolling === undefined) {
+      this.float32 = model.runtime.float32Input === true;
+      this.planeSpec = { columns: this.columns, mean: this.mean, std: this.std, missing: this.missing, float32: this.float32 };
+      this.planeKey = JSON.stringify([m.timeframe, [...this.columns], scaling, this.missing, this.float32]);
+      if (this.float32) this.input = new Float32Array(0);
+    } else this.planeKey = '';
   }
 
   /** Room for `more` rows after the pending ones. */
   reserve(more: number): void {
     const rows = this.rows + more;
     if (this.input.length < rows * this.rowSize) {
-      const grown = new Float64Array(rows * this.rowSize * 2);
+      const size = rows * this.rowSize * 2;
+      const grown = this.float32 ? new Float32Array(size) : new Float64Array(size);
       grown.set(this.input.subarray(0, this.rows * this.rowSize));
       this.input = grown;
     }
@@ -146,7 +162,10 @@ class Lane {
     }
   }
 
-  /** Scales the row at `rows` in place and applies the missing-value policy; false = skip it. */
+  /**
+   * Scales the row at `rows` in place and applies the missing-value policy; false = skip it. (Rows
+   * copied from a window plane are ready already.)
+   */
   prepareRow(): boolean {
     const mean = this.mean;
     const std = this.std;
@@ -218,7 +237,7 @@ export class Scorer {
     this.maxSymbols = options.maxSymbols ?? 100_000;
     this.maxRunRows = options.maxRunRows ?? 256;
     this.maxPendingRows = options.maxPendingRows ?? 262_144;
-    this.maxRunsInFlight = options.maxRunsInFlight ?? 2;
+    this.maxRunsInFlight = options.maxRunsInFlight ?? 8;
     this.now = options.now ?? (() => performance.timeOrigin + performance.now());
   }
 
@@ -349,6 +368,9 @@ export class Scorer {
         if (old.role === lane.role && old.model.manifest.name === lane.model.manifest.name) lane.after = old;
     }
     this.lanes = next;
+    // window planes only for the sequence models scored now
+    const planes = new Set(next.map((lane) => lane.planeKey));
+    for (const windows of this.windows.values()) windows.keepPlanes(planes);
     this.lanesGeneration = this.registry.generation;
     return next;
   }
@@ -396,17 +418,21 @@ export class Scorer {
       laneBank.push(bank);
     }
     for (const lane of lanes)
-      if (lane.steps > 1 && lane.rolling === undefined) {
+      if (lane.planeSpec !== undefined) {
         const tf = lane.model.manifest.timeframe;
         sequenceTimeframes ??= new Map();
         const depth = Math.max(lane.steps, sequenceTimeframes.get(tf)?.depth ?? 0);
         sequenceTimeframes.set(tf, this.windowsFor(tf, depth));
       }
+    // planes after every depth change (a deeper ring is rebuilt)
+    for (const lane of lanes)
+      if (lane.planeSpec !== undefined)
+        lane.plane = sequenceTimeframes!.get(lane.model.manifest.timeframe)!.plane(lane.planeKey, lane.planeSpec);
     for (let i = 0; i < vectors.length; i++) {
       const vector = vectors[i]!;
       const windows = sequenceTimeframes?.get(vector.timeframe);
-      let stale = false;
-      if (windows !== undefined) stale = windows.push(vector.symbol, vector.ts, vector.values) === 'stale';
+      let ring: WindowRing | undefined;
+      if (windows !== undefined) ring = windows.update(vector.symbol, vector.ts, vector.values);
       // each bank of this vector's timeframe scales it once; its z-row serves every lane reading the bank
       let staleBanks: RollingScalingBank[] | undefined;
       if (banks !== undefined)
@@ -417,6 +443,7 @@ export class Scorer {
         if (lane.model.manifest.timeframe !== vector.timeframe) continue;
         const base = lane.rows * lane.rowSize;
         const bank = laneBank[a];
+        let ready = false;
         if (bank !== undefined) {
           const ok =
             staleBanks?.includes(bank) !== true &&
@@ -427,11 +454,13 @@ export class Scorer {
             this.stats.skipped++;
             continue;
           }
-        } else if (lane.steps > 1) {
-          if (stale || !windows!.copyWindow(vector.symbol, lane.steps, lane.columns, lane.input, base)) {
+        } else if (lane.planeSpec !== undefined) {
+          // the plane is scaled and its missing values handled: the row is ready
+          if (ring === undefined || !windows!.copyPlane(ring, lane.plane, lane.steps, lane.input, base)) {
             this.stats.skipped++;
             continue;
           }
+          ready = true;
         } else if (lane.identityColumns) {
           lane.input.set(vector.values, base);
         } else {
@@ -439,7 +468,7 @@ export class Scorer {
           const columns = lane.columns;
           for (let j = 0; j < columns.length; j++) lane.input[base + j] = values[columns[j]!]!;
         }
-        if (!lane.prepareRow()) {
+        if (!ready && !lane.prepareRow()) {
           this.stats.skipped++;
           continue;
         }

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type * as Tf from '@tensorflow/tfjs';
 import { MlfpError } from '../errors.js';
-import { SILENT_LOGGER, type ModelLogger, type ModelRuntime, type OutputKind } from './runtime.js';
+import { SILENT_LOGGER, type ModelInput, type ModelLogger, type ModelRuntime, type OutputKind } from './runtime.js';
 
 type TfModule = typeof Tf;
 
@@ -46,6 +46,7 @@ export class TfjsRuntime implements ModelRuntime {
   readonly provider: string;
   readonly description: string;
   readonly synchronous = false;
+  readonly float32Input = true;
   private readonly tf: TfModule;
   private readonly model: Tf.LayersModel;
   private buffer = new Float32Array(0);
@@ -90,7 +91,7 @@ export class TfjsRuntime implements ModelRuntime {
     this.description = `TF.js LayersModel, ${layers.map((l) => l.getClassName()).join(' + ')}, input [${inShape.join(', ')}]`;
   }
 
-  async score(input: Float64Array, rows: number, out: Float64Array): Promise<void> {
+  async score(input: ModelInput, rows: number, out: Float64Array): Promise<void> {
     const steps = this.sequenceLength ?? input.length / (rows * this.inputWidth);
     const size = rows * steps * this.inputWidth;
     if (this.buffer.length < size) this.buffer = new Float32Array(size);

@@ -6,6 +6,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/models/fixture-tables.js';
 import { loadLightGbmModel } from './lightgbm.js';
+import {
+  exerciseTrees,
+  SPLIT_CATEGORICAL,
+  SPLIT_LEQ,
+  SPLIT_LEQ_ZERO_MISSING,
+  SPLIT_LT,
+  type CodegenTree,
+} from './tree-codegen.js';
 import { loadXgboostModel } from './xgboost.js';
 
 const text = (relative: string): string => readFileSync(fixturePath(relative), 'utf8');
@@ -46,5 +54,72 @@ describe.each([
       }),
       { numRuns: 300, seed: 42 },
     );
+  });
+});
+
+// The warm-up must reach every leaf (so every comparison has type feedback before V8 optimises the code):
+// a tree with nested bounds on one feature, every split kind and missing values both ways.
+describe('exerciseTrees', () => {
+  // node: [leaf, value, feature, threshold, left, right, missingLeft, split, catStart, catLength]
+  const nodes: number[][] = [
+    [0, 0, 0, 5, 1, 2, 0, SPLIT_LEQ, 0, 0], // 0: x0 <= 5
+    [0, 0, 0, 2, 3, 4, 1, SPLIT_LEQ, 0, 0], // 1: x0 <= 2 (NaN left)
+    [0, 0, 0, 8, 5, 6, 0, SPLIT_LT, 0, 0], // 2: x0 < 8 (within x0 > 5)
+    [0, 0, 1, -1, 7, 8, 1, SPLIT_LEQ_ZERO_MISSING, 0, 0], // 3: x1 zero/NaN left, else x1 <= -1
+    [0, 0, 2, 0, 9, 10, 0, SPLIT_CATEGORICAL, 0, 2], // 4: x2 in bitset (words 0..1)
+    [0, 0, 0, 5.000000000000001, 11, 12, 0, SPLIT_LEQ, 0, 0], // 5: a bound one ulp above 5
+    [1, 6, 0, 0, 0, 0, 0, 0, 0, 0],
+    [1, 7, 0, 0, 0, 0, 0, 0, 0, 0],
+    [1, 8, 0, 0, 0, 0, 0, 0, 0, 0],
+    [1, 9, 0, 0, 0, 0, 0, 0, 0, 0],
+    [1, 10, 0, 0, 0, 0, 0, 0, 0, 0],
+    [1, 11, 0, 0, 0, 0, 0, 0, 0, 0],
+    [1, 12, 0, 0, 0, 0, 0, 0, 0, 0],
+  ];
+  const column = (k: number): number[] => nodes.map((n) => n[k]!);
+  const tree: CodegenTree = {
+    output: 0,
+    leaf: column(0),
+    value: column(1),
+    feature: column(2),
+    threshold: column(3),
+    left: column(4),
+    right: column(5),
+    missingLeft: column(6),
+    split: column(7),
+    catStart: column(8),
+    catLength: column(9),
+  };
+  const words = Uint32Array.of(0, 1 << 7); // category 39 only
+  const leafOf = (x: ArrayLike<number>): number => {
+    let n = 0;
+    while (tree.leaf[n] !== 1) {
+      const v = x[tree.feature[n]!]!;
+      const t = tree.threshold[n]!;
+      const missing = v !== v || (tree.split[n] === SPLIT_LEQ_ZERO_MISSING && v === 0);
+      let left: boolean;
+      if (tree.split[n] === SPLIT_CATEGORICAL) left = v === 39;
+      else if (missing) left = tree.missingLeft[n] === 1;
+      else left = tree.split[n] === SPLIT_LT ? v < t : v <= t;
+      n = left ? tree.left[n]! : tree.right[n]!;
+    }
+    return n;
+  };
+
+  it.each(['float64', 'float32'] as const)('reaches every leaf, and a NaN on a missing side (%s rows)', (rowType) => {
+    const reached = new Set<number>();
+    let sawNaN = false;
+    exerciseTrees(
+      (x) => {
+        reached.add(leafOf(x));
+        if (x[0] !== x[0]) sawNaN = true;
+      },
+      [tree],
+      { float32Sum: false, catWords: words, rowType, width: 3 },
+    );
+    // leaf 11 needs 5 < x0 <= 5 + 1 ulp: a double, but no float32, lies there
+    const leaves = nodes.flatMap((n, i) => (n[0] === 1 && !(rowType === 'float32' && i === 11) ? [i] : []));
+    expect([...reached].sort((a, b) => a - b)).toEqual(leaves);
+    expect(sawNaN).toBe(true);
   });
 });

@@ -92,7 +92,7 @@ export class XgboostModel {
               missingLeft: tree.defaultLeft,
               split: new Uint8Array(tree.left.length).fill(SPLIT_LT),
             })),
-            { float32Sum: true },
+            { float32Sum: true, rowType: 'float32', width: this.inputWidth },
           );
   }
 

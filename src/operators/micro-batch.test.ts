@@ -60,6 +60,28 @@ describe('microBatch', () => {
     }
   });
 
+  it('with maxWaitMs > 0, a burst that filled a batch flushes its remainder at its end; a small one waits', async () => {
+    const source = new Subject<number>();
+    const batches: number[][] = [];
+    const subscription = source
+      .pipe(microBatch({ maxBatchSize: 3, maxWaitMs: 50 }))
+      .subscribe((b) => batches.push(b.items));
+    for (const x of [1, 2, 3, 4, 5, 6, 7]) source.next(x); // 1,000 bars closing together, in small
+    expect(batches).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    await Promise.resolve();
+    expect(batches).toEqual([[1, 2, 3], [4, 5, 6], [7]]); // no 50 ms wait for the last one
+    source.next(8); // a lone vector: the wait budget gathers what follows
+    await Promise.resolve();
+    expect(batches).toHaveLength(3);
+    source.next(9);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(batches).toEqual([[1, 2, 3], [4, 5, 6], [7], [8, 9]]);
+    subscription.unsubscribe();
+  });
+
   it('with maxWaitMs 0 flushes each synchronous burst at its end, without a timer', async () => {
     const source = new Subject<number>();
     const batches: number[][] = [];

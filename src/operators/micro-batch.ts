@@ -1,7 +1,10 @@
 // microBatch: groups a stream into arrays, flushed at `maxBatchSize` items or `maxWaitMs` after the
 // first item of a batch, whichever comes first; records each item's arrival time (for latency).
 // maxWaitMs 0 flushes at the end of the current burst: the items emitted synchronously together (all the
-// bars a watermark closes at once) form the batch, and nothing waits for a timer.
+// bars a watermark closes at once) form the batch, and nothing waits for a timer. With maxWaitMs > 0, a
+// burst that has already filled a batch also flushes its remainder when it ends (a microtask): a large
+// burst is over, and waiting for the timer would only delay its last rows (measured: ~1.4 ms of the
+// added latency when 1,000 bars close together).
 
 import {
   asyncScheduler,
@@ -72,6 +75,14 @@ export function microBatch<T>(
       let arrivedAt = new Float64Array(maxBatchSize);
       let timer: Subscription | undefined;
       let burstFlushQueued = false;
+      const flushAtBurstEnd = (): void => {
+        if (burstFlushQueued) return;
+        burstFlushQueued = true;
+        queueMicrotask(() => {
+          burstFlushQueued = false;
+          if (!subscriber.closed) flush();
+        });
+      };
       const flush = (): void => {
         timer?.unsubscribe();
         timer = undefined;
@@ -86,16 +97,11 @@ export function microBatch<T>(
         next: (item) => {
           arrivedAt[items.length] = scheduler.now();
           items.push(item);
-          if (items.length >= maxBatchSize) flush();
-          else if (maxWaitMs === 0) {
-            if (!burstFlushQueued) {
-              burstFlushQueued = true;
-              queueMicrotask(() => {
-                burstFlushQueued = false;
-                if (!subscriber.closed) flush();
-              });
-            }
-          } else if (timer === undefined) timer = scheduler.schedule(flush, maxWaitMs);
+          if (items.length >= maxBatchSize) {
+            flush();
+            flushAtBurstEnd();
+          } else if (maxWaitMs === 0) flushAtBurstEnd();
+          else if (timer === undefined) timer = scheduler.schedule(flush, maxWaitMs);
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => {

@@ -62,7 +62,7 @@ describe('scoreFeatures', () => {
     const registry = new ModelRegistry();
     registry.add(fakeModel(fakeManifest(), { async: true, output: () => [1] }));
     const subject = new Subject<FeatureVector>();
-    const scorer = new Scorer(registry, { maxRunRows: 1, maxPendingRows: 3 });
+    const scorer = new Scorer(registry, { maxRunRows: 1, maxRunsInFlight: 2, maxPendingRows: 3 });
     const done = lastValueFrom(
       subject.pipe(scoreFeatures(scorer, { maxBatchSize: 1, maxWaitMs: 1 }), toArray()),
     );

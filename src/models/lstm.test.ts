@@ -102,3 +102,41 @@ describe.each([
     expect(y.length).toBe(10);
   });
 });
+
+// A burst of closes keeps the event loop busy: runs that finish on the worker meanwhile must publish at
+// the next batch boundary (Scorer.submit polls the worker's result port synchronously), not after the burst.
+describe('LSTM on a worker thread during a synchronous burst', () => {
+  let registry: ModelRegistry;
+  beforeAll(async () => {
+    registry = new ModelRegistry();
+    await registry.load(`${DEMO_MODELS}lstm-return`, { onnxWorker: true });
+  });
+  afterAll(() => registry.close());
+
+  it('a run that finished while the caller was busy is published inside the next submit, with torch outputs', async () => {
+    const scorer = new Scorer(registry);
+    const published: Prediction[] = [];
+    scorer.connect((o) => {
+      if ('symbol' in o) published.push(o);
+    });
+    const stream = vectors('P');
+    const first = stream.slice(0, 40); // windows full from row 15: 25 predictions
+    scorer.submit(first);
+    expect(published).toHaveLength(0); // the run is on the worker
+    // stay synchronous (no event-loop turn) until the worker has certainly answered, then submit more
+    const until = performance.now() + 1500;
+    while (performance.now() < until) {
+      /* busy, like a burst of 1,000 closes */
+    }
+    scorer.submit(stream.slice(40, 41));
+    expect(published).toHaveLength(25);
+    const want = new Map<number, number>();
+    for (let r = 0; r < expected.rows; r++) want.set(expected.values[r * 2]!, expected.values[r * 2 + 1]!);
+    for (const p of published) {
+      const row = (p.ts - 1_700_000_000_000) / 300_000;
+      expect(Math.abs((p.output.return_pct as number) - want.get(row)!)).toBeLessThanOrEqual(1e-5);
+    }
+    await scorer.whenIdle();
+    expect(published).toHaveLength(26);
+  });
+});

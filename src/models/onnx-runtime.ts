@@ -115,36 +115,55 @@ export class OnnxRuntime implements ModelRuntime {
     return n === 0 ? 'event loop' : `${n} worker thread${n > 1 ? 's' : ''}`;
   }
 
-  async score(input: ModelInput, rows: number, out: Float64Array): Promise<void> {
+  score(input: ModelInput, rows: number, out: Float64Array): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.scoreWith(input, rows, out, (error) => (error === undefined ? resolve() : reject(error))),
+    );
+  }
+
+  scoreWith(input: ModelInput, rows: number, out: Float64Array, done: (error: Error | undefined) => void): void {
     const steps = this.sequenceLength ?? input.length / (rows * this.inputWidth);
     const size = rows * steps * this.inputWidth;
     const dims = this.rank === 3 ? [rows, steps, this.inputWidth] : [rows, this.inputWidth];
-    let values: Float32Array | Float64Array;
-    let shape: readonly number[];
     // a fresh input buffer per run: a worker takes it over, and onnxruntime-node's own run starts only
     // after a setImmediate, by when the caller may have started the next run
     const data = this.inputType === 'float32' ? new Float32Array(size) : new Float64Array(size);
     data.set(input.subarray(0, size));
+    const finish = (values: Float32Array | Float64Array, shape: readonly number[]): void => {
+      if (values.length !== rows * this.outputWidth) {
+        done(new MlfpError('model_error', `output "${this.outputName}" has shape [${shape.join(', ')}] for ${rows} rows`));
+        return;
+      }
+      out.set(values);
+      done(undefined);
+    };
     if (this.workers.length > 0) {
       const worker = this.workers[this.nextWorker]!;
       this.nextWorker = (this.nextWorker + 1) % this.workers.length;
-      const result = await worker.run(this.inputName, this.outputName, this.inputType, data, dims);
-      values = result.data;
-      shape = result.dims;
-    } else {
-      if (this.session === undefined) throw new MlfpError('model_error', `${this.path}: the model was closed`);
-      const tensor = new ort.Tensor(this.inputType, data, dims);
-      const result = await this.session.run({ [this.inputName]: tensor }, [this.outputName]);
-      const output = result[this.outputName]!;
-      values = output.data as Float32Array | Float64Array;
-      shape = output.dims;
+      worker.submit(this.inputName, this.outputName, this.inputType, data, dims, (error, result) => {
+        if (error !== undefined) done(error);
+        else finish(result!.data, result!.dims);
+      });
+      return;
     }
-    if (values.length !== rows * this.outputWidth)
-      throw new MlfpError(
-        'model_error',
-        `output "${this.outputName}" has shape [${shape.join(', ')}] for ${rows} rows`,
-      );
-    out.set(values);
+    const session = this.session;
+    if (session === undefined) {
+      queueMicrotask(() => done(new MlfpError('model_error', `${this.path}: the model was closed`)));
+      return;
+    }
+    const tensor = new ort.Tensor(this.inputType, data, dims);
+    session.run({ [this.inputName]: tensor }, [this.outputName]).then(
+      (result) => {
+        const output = result[this.outputName]!;
+        finish(output.data as Float32Array | Float64Array, output.dims);
+      },
+      (error: unknown) => done(error as Error),
+    );
+  }
+
+  /** Runs finished on the worker threads are reported now (see OnnxWorkerSession.poll). */
+  poll(): void {
+    for (const worker of this.workers) worker.poll();
   }
 
   async close(): Promise<void> {

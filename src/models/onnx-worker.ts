@@ -1,17 +1,21 @@
 // An onnxruntime session on a worker thread: inference runs beside the event loop instead of on it.
 // The worker is a small CommonJS script (eval) that requires onnxruntime-node by absolute path, so it
-// runs the same from TypeScript sources (tests) and compiled output.
+// runs the same from TypeScript sources (tests) and compiled output. Results come back on a
+// MessagePort of their own, which poll() can also drain synchronously: a caller busy with a long
+// synchronous burst (1,000 bars closing together) publishes the runs that finished meanwhile without
+// waiting for the burst to end.
 
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { MlfpError } from '../errors.js';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
+const results = workerData.results;
 let session;
 const fail = (id, error) =>
-  parentPort.postMessage({ type: 'error', id, message: String(error && error.message ? error.message : error) });
+  (id < 0 ? parentPort : results).postMessage({ type: 'error', id, message: String(error && error.message ? error.message : error) });
 ort.InferenceSession.create(workerData.modelPath, workerData.sessionOptions).then(
   (created) => {
     session = created;
@@ -30,7 +34,7 @@ parentPort.on('message', (message) => {
     (result) => {
       const output = result[outputName];
       const values = output.data;
-      parentPort.postMessage({ type: 'result', id, data: values, dims: output.dims }, [values.buffer]);
+      results.postMessage({ type: 'result', id, data: values, dims: output.dims }, [values.buffer]);
     },
     (error) => fail(id, error),
   );
@@ -42,32 +46,36 @@ export interface WorkerRunResult {
   dims: readonly number[];
 }
 
-interface Pending {
-  resolve(result: WorkerRunResult): void;
-  reject(error: Error): void;
+/** Called once per run, synchronously from whichever delivers its answer first (the port, or poll()). */
+export type RunCallback = (error: Error | undefined, result: WorkerRunResult | undefined) => void;
+
+interface WorkerMessage {
+  type: string;
+  id: number;
+  data?: Float32Array | Float64Array;
+  dims?: number[];
+  message?: string;
 }
 
 /** Runs one ONNX session on its own thread; calls are answered in order. */
 export class OnnxWorkerSession {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, Pending>();
+  private readonly results: MessagePort;
+  private readonly pending = new Map<number, RunCallback>();
   private nextId = 0;
   private failure: Error | undefined;
 
-  private constructor(worker: Worker) {
+  private constructor(worker: Worker, results: MessagePort) {
     this.worker = worker;
-    worker.on('message', (message: { type: string; id: number; data?: Float32Array | Float64Array; dims?: number[]; message?: string }) => {
-      const waiting = this.pending.get(message.id);
-      if (waiting === undefined) return;
-      this.pending.delete(message.id);
-      if (this.pending.size === 0) worker.unref();
-      if (message.type === 'result') waiting.resolve({ data: message.data!, dims: message.dims! });
-      else waiting.reject(new MlfpError('model_error', `onnxruntime worker: ${message.message ?? 'failed'}`));
-    });
+    this.results = results;
+    results.on('message', (message: WorkerMessage) => this.answer(message));
+    // errors before a run exists (and a failed session start) come on the worker's own channel
+    worker.on('message', (message: WorkerMessage) => this.answer(message));
     const stop = (error: Error): void => {
       this.failure = error;
-      for (const waiting of this.pending.values()) waiting.reject(error);
+      const waiting = [...this.pending.values()];
       this.pending.clear();
+      for (const callback of waiting) callback(error, undefined);
     };
     worker.on('error', (error) => stop(new MlfpError('model_error', `onnxruntime worker failed: ${error.message}`, { cause: error })));
     worker.on('exit', (code) => {
@@ -75,6 +83,29 @@ export class OnnxWorkerSession {
     });
     // an idle model thread does not keep the process alive; one with a run in flight does
     worker.unref();
+    results.unref();
+  }
+
+  /** Answers the runs that have finished now, synchronously (their callbacks run before this returns). */
+  poll(): void {
+    if (this.pending.size === 0) return;
+    for (;;) {
+      const received = receiveMessageOnPort(this.results) as { message: WorkerMessage } | undefined;
+      if (received === undefined) return;
+      this.answer(received.message);
+    }
+  }
+
+  private answer(message: WorkerMessage): void {
+    const callback = this.pending.get(message.id);
+    if (callback === undefined) return;
+    this.pending.delete(message.id);
+    if (this.pending.size === 0) {
+      this.worker.unref();
+      this.results.unref();
+    }
+    if (message.type === 'result') callback(undefined, { data: message.data!, dims: message.dims! });
+    else callback(new MlfpError('model_error', `onnxruntime worker: ${message.message ?? 'failed'}`), undefined);
   }
 
   /** Starts the worker and its session; rejects with the session error (model_invalid). */
@@ -83,18 +114,25 @@ export class OnnxWorkerSession {
     sessionOptions: Record<string, unknown>,
   ): Promise<OnnxWorkerSession> {
     const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath, modelPath, sessionOptions } });
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { ortPath, modelPath, sessionOptions, results: port2 },
+      transferList: [port2],
+    });
     return new Promise((resolve, reject) => {
       const onMessage = (message: { type: string; message?: string }): void => {
         worker.off('message', onMessage);
         worker.off('error', onError);
-        if (message.type === 'ready') resolve(new OnnxWorkerSession(worker));
+        if (message.type === 'ready') resolve(new OnnxWorkerSession(worker, port1));
         else {
+          port1.close();
           void worker.terminate();
           reject(new MlfpError('model_invalid', `${modelPath}: onnxruntime cannot load it: ${message.message ?? ''}`));
         }
       };
       const onError = (error: Error): void => {
+        port1.close();
         worker.off('message', onMessage);
         reject(new MlfpError('model_invalid', `${modelPath}: onnxruntime worker failed: ${error.message}`, { cause: error }));
       };
@@ -111,18 +149,43 @@ export class OnnxWorkerSession {
     data: Float32Array | Float64Array,
     dims: readonly number[],
   ): Promise<WorkerRunResult> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) =>
+      this.submit(inputName, outputName, inputType, data, dims, (error, result) =>
+        error === undefined ? resolve(result!) : reject(error),
+      ),
+    );
+  }
+
+  /** run() with a callback: called once, synchronously from the port's listener or from poll(). */
+  submit(
+    inputName: string,
+    outputName: string,
+    inputType: 'float32' | 'float64',
+    data: Float32Array | Float64Array,
+    dims: readonly number[],
+    callback: RunCallback,
+  ): void {
+    if (this.failure !== undefined) {
+      const failure = this.failure;
+      queueMicrotask(() => callback(failure, undefined));
+      return;
+    }
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      if (this.pending.size === 0) this.worker.ref();
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'run', id, inputName, outputName, inputType, data, dims }, [data.buffer as ArrayBuffer]);
-    });
+    if (this.pending.size === 0) {
+      this.worker.ref();
+      this.results.ref();
+    }
+    this.pending.set(id, callback);
+    this.worker.postMessage({ type: 'run', id, inputName, outputName, inputType, data, dims }, [data.buffer as ArrayBuffer]);
   }
 
   async close(): Promise<void> {
     if (this.failure !== undefined) return;
     this.failure = new MlfpError('model_error', 'the model was closed');
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    for (const callback of waiting) callback(this.failure, undefined);
+    this.results.close();
     this.worker.postMessage({ type: 'close' });
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => void this.worker.terminate().then(() => resolve()), 2000);

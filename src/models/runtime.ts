@@ -39,6 +39,13 @@ export interface ModelRuntime {
    * settles). Throws (or rejects) MlfpError on failure.
    */
   score(input: ModelInput, rows: number, out: Float64Array): void | Promise<void>;
+  /**
+   * An asynchronous runtime may also offer score with a callback: `done` is called once, with the
+   * error if the run failed, either from an event or synchronously from poll().
+   */
+  scoreWith?(input: ModelInput, rows: number, out: Float64Array, done: (error: Error | undefined) => void): void;
+  /** Reports the runs that have finished by now (their `done` callbacks run before it returns). */
+  poll?(): void;
   close(): Promise<void>;
 }
 

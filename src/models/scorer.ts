@@ -253,6 +253,8 @@ export class Scorer {
    * is when vector i arrived, on the `now` clock. Throws when a lane is over maxPendingRows.
    */
   submit(vectors: readonly FeatureVector[], arrivedAt?: Float64Array): void {
+    // runs that finished while the caller was busy (a burst of closes) publish now, not after the burst
+    this.pollRuns();
     const lanes = this.currentLanes();
     this.stats.batches++;
     this.stats.vectors += vectors.length;
@@ -268,6 +270,13 @@ export class Scorer {
     // synchronous models (trees) publish first; asynchronous runs are dispatched right after
     for (const lane of lanes) if (lane.synchronous && lane.rows > 0 && lane.after === undefined) this.run(lane);
     for (const lane of lanes) if (!lane.synchronous && lane.rows > 0 && lane.after === undefined) this.run(lane);
+    this.pollRuns();
+  }
+
+  /** Asks every runtime with runs in flight for those finished by now (published before this returns). */
+  private pollRuns(): void {
+    for (const lane of this.lanes) if (lane.runs.length > 0) lane.model.runtime.poll?.();
+    for (const lane of this.draining) if (lane.runs.length > 0) lane.model.runtime.poll?.();
   }
 
   /** True when no rows wait and no inference runs. */
@@ -511,9 +520,22 @@ export class Scorer {
         error: undefined,
       };
       lane.runs.push(run);
+      const runtime = lane.model.runtime;
+      if (runtime.scoreWith !== undefined) {
+        // completion may come synchronously from a later pollRuns() (inside a burst) or from an event
+        const done = (error: unknown): void =>
+          this.finishRun(lane, run, error === undefined ? undefined : toMlfpError(error, 'model_error'));
+        try {
+          runtime.scoreWith(lane.input, rows, run.output, done);
+        } catch (thrown) {
+          queueMicrotask(() => done(thrown ?? new Error('scoreWith threw')));
+        }
+        lane.shift(rows);
+        continue;
+      }
       let result: void | Promise<void>;
       try {
-        result = lane.model.runtime.score(lane.input, rows, run.output);
+        result = runtime.score(lane.input, rows, run.output);
       } catch (thrown) {
         result = Promise.reject(thrown as Error);
       }

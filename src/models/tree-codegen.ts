@@ -122,7 +122,9 @@ export function compileTrees(
         Math.fround,
       ) as CompiledTrees,
   );
-  functions.forEach((fn, c) => exerciseTrees(fn, chunkTrees[c]!, options));
+  // bounded load time: a model with many chunks gets fewer warm-up rows per chunk (partial coverage)
+  const maxRows = Math.max(64, Math.floor(MAX_WARM_UP_ROWS_PER_MODEL / functions.length));
+  functions.forEach((fn, c) => exerciseTrees(fn, chunkTrees[c]!, options, maxRows));
   if (functions.length === 1) return functions[0];
   return (row, acc, offset) => {
     for (let i = 0; i < functions.length; i++) functions[i]!(row, acc, offset);
@@ -170,8 +172,13 @@ function emitNode(
   return true;
 }
 
-/** Most warm-up rows per generated function (a chunk has at most ~1,000 nodes, so ~500 leaves). */
-const MAX_WARM_UP_ROWS = 4096;
+/**
+ * Most warm-up rows per model: ~20 µs each while the code is still interpreted, so at most ~0.3 s of
+ * load time. A chunk (≤ ~1,000 nodes) needs about one row per leaf plus two per missing-value split;
+ * up to ~8 chunks (~8,000 nodes: the demo models have 4 and 2) are covered completely, larger models
+ * partly (their remaining paths gather feedback live, at the cost of some deoptimisation then).
+ */
+const MAX_WARM_UP_ROWS_PER_MODEL = 16_384;
 
 /**
  * Runs `fn` (the code of `trees`) over rows that reach every leaf of every tree, both sides of every
@@ -180,7 +187,12 @@ const MAX_WARM_UP_ROWS = 4096;
  * bounds leave no double between them the leaf is skipped (the warm-up is best effort, never wrong:
  * the outputs are thrown away).
  */
-export function exerciseTrees(fn: CompiledTrees, trees: readonly CodegenTree[], options: CodegenOptions): void {
+export function exerciseTrees(
+  fn: CompiledTrees,
+  trees: readonly CodegenTree[],
+  options: CodegenOptions,
+  maxRows = MAX_WARM_UP_ROWS_PER_MODEL,
+): void {
   let width = options.width ?? 0;
   for (const tree of trees)
     for (let n = 0; n < tree.leaf.length; n++) if (tree.leaf[n] !== 1) width = Math.max(width, tree.feature[n]! + 1);
@@ -198,28 +210,34 @@ export function exerciseTrees(fn: CompiledTrees, trees: readonly CodegenTree[], 
   const special = new Float64Array(width);
   const pinned = new Uint8Array(width);
   const words = options.catWords ?? new Uint32Array(0);
+  /** the feature of each node on the current path, by depth */
+  const path = new Int32Array(MAX_DEPTH + 2);
   let rows = 0;
   const run = (): void => {
-    if (rows++ >= MAX_WARM_UP_ROWS) return;
+    if (rows++ >= maxRows) return;
     fn(row, scratch, offset);
   };
   for (const fill of [0, Number.NaN, 1, -1]) {
     row.fill(fill);
     run();
   }
+  row.fill(0.5);
   for (const tree of trees) {
     // iterative DFS over paths; each frame: node, and the bounds to restore when leaving it
     // explore: both sides of every split; otherwise only the left-most path (one row, for a missing side)
     const walk = (node: number, depth: number, explore = true): void => {
-      if (rows >= MAX_WARM_UP_ROWS || depth > MAX_DEPTH) return;
+      if (rows >= maxRows || depth > MAX_DEPTH) return;
       if (tree.leaf[node] === 1) {
-        for (let f = 0; f < width; f++) {
+        // only the features on the path are bounded; the others may keep any value
+        for (let i = 0; i < depth; i++) {
+          const f = path[i]!;
           row[f] = pinned[f] === 1 ? special[f]! : pick(lo[f]!, loIn[f] === 1, hi[f]!, hiIn[f] === 1);
         }
         run();
         return;
       }
       const f = tree.feature[node]!;
+      path[depth] = f;
       const t = tree.threshold[node]!;
       const saved = [lo[f]!, loIn[f]!, hi[f]!, hiIn[f]!, special[f]!, pinned[f]!] as const;
       const restore = (): void => {

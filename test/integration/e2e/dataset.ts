@@ -246,3 +246,18 @@ export function countByReason(messages: ReadonlyArray<{ reason: string }>): Reco
 export function jsonTickMessages(ticks: readonly DatasetTick[]): Message[] {
   return ticks.map((tick) => ({ key: tick.symbol, value: tickJson(tick) }));
 }
+
+/** The JSON input of a run: the ticks with the malformed messages spread through them, then one sentinel per partition. */
+export function jsonRunMessages(
+  ticks: readonly DatasetTick[],
+  malformed: readonly MalformedMessage[],
+  sentinel: { ticks: ReadonlyArray<DatasetTick & { partition: number }> },
+): Message[] {
+  return [
+    ...interleave(
+      jsonTickMessages(ticks),
+      malformed.map((message) => ({ key: message.key, value: message.value })),
+    ),
+    ...sentinel.ticks.map((tick) => ({ key: tick.symbol, value: tickJson(tick), partition: tick.partition })),
+  ];
+}

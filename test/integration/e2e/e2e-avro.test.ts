@@ -3,18 +3,19 @@
 // in PostgreSQL, Kafka and Redis; malformed Avro frames (unknown schema id, another schema's record, no magic
 // byte, a truncated body, invalid values, oversize, tombstones) are dead letters with their reasons; every
 // prediction equals `mlfp score` on the CLI's 5m features, one row per key in PostgreSQL and in Kafka.
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Redis } from 'ioredis';
 import type { Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ErrorCode } from '../../../src/errors.js';
+import { registerTickSchemas } from '../../support/avro-schemas.js';
 import { REPO_ROOT } from '../../support/build-once.js';
 import { EngineProcess } from '../../support/engine-process.js';
 import { interleave, sentinels, sessionTicks, type DatasetTick, type MalformedMessage } from './dataset.js';
 import { e2eConfig, outputTopics, uniqueName, writeConfig } from './engine-config.js';
-import { createTopics, deleteTopics, produceInOrder, testKafka } from './kafka-cluster.js';
+import { createInputTopics, deleteTopics, produceInOrder, testKafka } from './kafka-cluster.js';
 import { comparePredictions, deleteRedisKeys, dropSchema, latestPredictions, readTopics } from './outputs.js';
 import { cliPredictions, startReference, type Reference } from './reference.js';
 import { expectEqual, verifyOutputs, waitForGroupDone } from './verify.js';
@@ -113,28 +114,9 @@ beforeAll(async () => {
   const started = await startReference('avro', data.ticks);
   dir = started.dir;
   const referenceReady = started.reference;
-  await createTopics(kafka, [
-    { topic: ticksTopic, numPartitions: PARTITIONS },
-    { topic: actionsTopic, numPartitions: 1 },
-  ]);
-  const schema = await readFile(join(REPO_ROOT, 'src/streams/avro/tick.avsc'), 'utf8');
-  const { id } = await registry.register(
-    { type: SchemaType.AVRO, schema },
-    { subject: `${ticksTopic}-value` },
-  );
-  const other = await registry.register(
-    {
-      type: SchemaType.AVRO,
-      schema: JSON.stringify({
-        type: 'record',
-        name: 'Other',
-        namespace: 'mlfp.e2e',
-        fields: [{ name: 'name', type: 'string' }],
-      }),
-    },
-    { subject: `${ticksTopic}-other-value` },
-  );
-  malformed = await malformedAvro(1_400, id, other.id);
+  await createInputTopics(kafka, ticksTopic, actionsTopic, PARTITIONS);
+  const { tick: id, other } = await registerTickSchemas(registry, ticksTopic, 'mlfp.e2e');
+  malformed = await malformedAvro(1_400, id, other);
   const valid: Message[] = [];
   for (const tick of data.ticks)
     valid.push({ key: tick.symbol, value: await registry.encode(id, avroTick(tick)) });

@@ -9,21 +9,12 @@
 //     and state: still equal.
 import { rm } from 'node:fs/promises';
 import { Redis } from 'ioredis';
-import type { Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Random } from '../../../src/streams/random.js';
 import { EngineProcess } from '../../support/engine-process.js';
-import {
-  countByReason,
-  interleave,
-  jsonTickMessages,
-  malformedJson,
-  sentinels,
-  sessionTicks,
-  tickJson,
-} from './dataset.js';
+import { countByReason, jsonRunMessages, malformedJson, sentinels, sessionTicks } from './dataset.js';
 import { e2eConfig, outputTopics, uniqueName, writeConfig, type OutputTopics } from './engine-config.js';
-import { createTopics, deleteTopics, groupMembers, produceInOrder, testKafka } from './kafka-cluster.js';
+import { createInputTopics, deleteTopics, groupMembers, produceInOrder, testKafka } from './kafka-cluster.js';
 import { deleteRedisKeys, dropSchema, groupProgress, restoredOffsets } from './outputs.js';
 import { startReference, type Reference } from './reference.js';
 import { verifyOutputs, waitForGroupDone } from './verify.js';
@@ -131,17 +122,8 @@ beforeAll(async () => {
   const started = await startReference('json', data.ticks);
   dir = started.dir;
   const referenceReady = started.reference;
-  await createTopics(kafka, [
-    { topic: ticksTopic, numPartitions: PARTITIONS },
-    { topic: actionsTopic, numPartitions: 1 },
-  ]);
-  const messages: Message[] = [
-    ...interleave(
-      jsonTickMessages(data.ticks),
-      malformed.map((message) => ({ key: message.key, value: message.value })),
-    ),
-    ...sentinel.ticks.map((tick) => ({ key: tick.symbol, value: tickJson(tick), partition: tick.partition })),
-  ];
+  await createInputTopics(kafka, ticksTopic, actionsTopic, PARTITIONS);
+  const messages = jsonRunMessages(data.ticks, malformed, sentinel);
   const seconds = await produceInOrder(kafka, ticksTopic, messages);
   reference = await referenceReady;
   await redis.connect();

@@ -7,7 +7,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import type { Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { EngineProcess } from '../../support/engine-process.js';
 import {
@@ -17,9 +16,9 @@ import {
   ThrowawayPostgres,
   ThrowawayRedis,
 } from '../sinks/throwaway-services.js';
-import { interleave, jsonTickMessages, malformedJson, sentinels, sessionTicks, tickJson } from './dataset.js';
+import { jsonRunMessages, malformedJson, sentinels, sessionTicks } from './dataset.js';
 import { e2eConfig, uniqueName, writeConfig } from './engine-config.js';
-import { createTopics, deleteTopics, produceInOrder, testKafka } from './kafka-cluster.js';
+import { createInputTopics, deleteTopics, produceInOrder, testKafka } from './kafka-cluster.js';
 import { deleteRedisKeys, dropSchema, groupProgress } from './outputs.js';
 import { startReference, type Reference } from './reference.js';
 import { verifyOutputs, waitForGroupDone } from './verify.js';
@@ -51,18 +50,8 @@ beforeAll(async () => {
   const started = await startReference('outage', data.ticks);
   dir = started.dir;
   const referenceReady = started.reference;
-  await createTopics(kafka, [
-    { topic: ticksTopic, numPartitions: PARTITIONS },
-    { topic: actionsTopic, numPartitions: 1 },
-  ]);
-  const messages: Message[] = [
-    ...interleave(
-      jsonTickMessages(data.ticks),
-      malformed.map((message) => ({ key: message.key, value: message.value })),
-    ),
-    ...sentinel.ticks.map((tick) => ({ key: tick.symbol, value: tickJson(tick), partition: tick.partition })),
-  ];
-  await produceInOrder(kafka, ticksTopic, messages);
+  await createInputTopics(kafka, ticksTopic, actionsTopic, PARTITIONS);
+  await produceInOrder(kafka, ticksTopic, jsonRunMessages(data.ticks, malformed, sentinel));
   reference = await referenceReady;
   await sharedRedis.connect();
 }, 300_000);
@@ -243,6 +232,30 @@ async function finishAndVerify(
   return summary.line;
 }
 
+/** A run's config file: bounded pending outputs, sink retries capped at 1 s, the given PostgreSQL and Redis. */
+function outageConfig(
+  group: string,
+  postgresUrl: string,
+  redisUrl: string,
+  snapshots: 'redis' | 'postgres',
+): Promise<string> {
+  return writeConfig(
+    dir,
+    group,
+    e2eConfig({
+      brokers: services.kafkaBrokers,
+      groupId: group,
+      ticksTopic,
+      actionsTopic,
+      postgres: { url: postgresUrl, schema: group },
+      redis: { url: redisUrl, keyPrefix: group },
+      snapshots,
+      delivery: { maxPendingRecords: MAX_PENDING_RECORDS, maxBatchRecords: 1_000 },
+      retryMaxDelayMs: 1_000,
+    }),
+  );
+}
+
 describe('end to end, outages of PostgreSQL and Redis (throwaway servers, mlfp run as a child process)', () => {
   it.skipIf(!canRunPostgresCluster)(
     'PostgreSQL stopped for 30 s mid-run: consumption pauses, /readyz and metrics say so, nothing lost after it returns',
@@ -253,21 +266,7 @@ describe('end to end, outages of PostgreSQL and Redis (throwaway servers, mlfp r
       await cluster.create();
       const group = uniqueName('mlfp_e2e_pg_outage');
       cleanup.schemas.push(group);
-      const config = await writeConfig(
-        dir,
-        group,
-        e2eConfig({
-          brokers: services.kafkaBrokers,
-          groupId: group,
-          ticksTopic,
-          actionsTopic,
-          postgres: { url: cluster.url, schema: group },
-          redis: { url: services.redisUrl, keyPrefix: group },
-          snapshots: 'redis',
-          delivery: { maxPendingRecords: MAX_PENDING_RECORDS, maxBatchRecords: 1_000 },
-          retryMaxDelayMs: 1_000,
-        }),
-      );
+      const config = await outageConfig(group, cluster.url, services.redisUrl, 'redis');
       const engine = await startAndReachMidRun('pg-outage', config, group);
       const stoppedAt = Date.now();
       await cluster.stop();
@@ -294,22 +293,8 @@ describe('end to end, outages of PostgreSQL and Redis (throwaway servers, mlfp r
       const redis = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
       const group = uniqueName('mlfp_e2e_redis_outage');
       cleanup.schemas.push(group);
-      const config = await writeConfig(
-        dir,
-        group,
-        e2eConfig({
-          brokers: services.kafkaBrokers,
-          groupId: group,
-          ticksTopic,
-          actionsTopic,
-          postgres: { url: services.postgresUrl, schema: group },
-          redis: { url: server.url, keyPrefix: group },
-          // snapshots in the PostgreSQL store (the JSON tests use the Redis one): only the Redis sink is away
-          snapshots: 'postgres',
-          delivery: { maxPendingRecords: MAX_PENDING_RECORDS, maxBatchRecords: 1_000 },
-          retryMaxDelayMs: 1_000,
-        }),
-      );
+      // snapshots in the PostgreSQL store (the JSON tests use the Redis one): only the Redis sink is away
+      const config = await outageConfig(group, services.postgresUrl, server.url, 'postgres');
       try {
         const engine = await startAndReachMidRun('redis-outage', config, group);
         const stoppedAt = Date.now();

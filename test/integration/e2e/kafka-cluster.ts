@@ -1,23 +1,25 @@
 // Kafka chores of the end-to-end suite: topics, an ordered producer with requests bounded in bytes, the
 // consumer group's members and their partitions, and deleting what a test created.
-import { AssignerProtocol, Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
-import { ensureTopics } from '../../../src/sinks/kafka-topics.js';
+import { AssignerProtocol, Partitioners, type Kafka, type Message } from 'kafkajs';
+import { createTopics, testKafka as harnessKafka } from '../kafka/harness.js';
+
+export { createTopics };
 
 export function testKafka(brokers: string[]): Kafka {
-  return new Kafka({ clientId: 'mlfp-e2e', brokers, logLevel: logLevel.NOTHING });
+  return harnessKafka(brokers, 'mlfp-e2e');
 }
 
-export async function createTopics(
+/** The suite's input topics: ticks over `partitions` partitions, corporate actions on one. */
+export async function createInputTopics(
   kafka: Kafka,
-  topics: Array<{ topic: string; numPartitions: number }>,
+  ticksTopic: string,
+  actionsTopic: string,
+  partitions: number,
 ): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, topics);
-  } finally {
-    await admin.disconnect();
-  }
+  await createTopics(kafka, [
+    { topic: ticksTopic, numPartitions: partitions },
+    { topic: actionsTopic, numPartitions: 1 },
+  ]);
 }
 
 /** Deletes the topics of `names` that exist (engine-created output topics included); leftovers are harmless. */

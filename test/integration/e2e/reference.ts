@@ -4,6 +4,7 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BAR_CSV_COLUMNS } from '../../../src/cli/bars-command.js';
 import { FEATURE_COLUMNS, TIMEFRAMES, type Timeframe } from '../../../src/domain/types.js';
 import { parseCsvText } from '../../../src/streams/csv.js';
 import { ensureBuilt } from '../../support/build-once.js';
@@ -76,17 +77,9 @@ export async function cliReference(dir: string, ticksCsv: string): Promise<Refer
       if (index < 0) throw new Error(`${featuresCsv[timeframe]}: no column ${name}`);
       return index;
     };
-    const [symbolAt, tsAt, openAt, highAt, lowAt, closeAt, volumeAt, vwapAt, tradesAt] = [
-      'symbol',
-      'ts',
-      'open',
-      'high',
-      'low',
-      'close',
-      'volume',
-      'vwap',
-      'trades',
-    ].map(column) as [number, number, number, number, number, number, number, number, number];
+    const [symbolAt, tsAt, openAt, highAt, lowAt, closeAt, volumeAt, vwapAt, tradesAt] = BAR_CSV_COLUMNS.map(
+      column,
+    ) as [number, number, number, number, number, number, number, number, number];
     const featureAt = FEATURE_COLUMNS.map(column);
     for (const cells of rows) {
       const what = `${timeframe} ${cells.join(',').slice(0, 60)}`;

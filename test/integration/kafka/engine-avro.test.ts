@@ -2,11 +2,11 @@
 // path; a frame without the magic byte, an unknown schema id, a truncated body and a record of another schema
 // are dead letters.
 
-import { readFile } from 'node:fs/promises';
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Message } from 'kafkajs';
 import { describe, expect, inject, it } from 'vitest';
 import { KafkaEngine } from '../../../src/streams/engine.js';
+import { registerTickSchemas } from '../../support/avro-schemas.js';
 import { MemorySink } from '../../support/memory-sink.js';
 import {
   batchReference,
@@ -37,23 +37,7 @@ useTopics(
     { topic: actionsTopic, numPartitions: 1 },
   ],
   async () => {
-    const schema = await readFile(new URL('../../../src/streams/avro/tick.avsc', import.meta.url), 'utf8');
-    const { id } = await registry.register(
-      { type: SchemaType.AVRO, schema },
-      { subject: `${ticksTopic}-value` },
-    );
-    const other = await registry.register(
-      {
-        type: SchemaType.AVRO,
-        schema: JSON.stringify({
-          type: 'record',
-          name: 'Other',
-          namespace: 'mlfp.test',
-          fields: [{ name: 'name', type: 'string' }],
-        }),
-      },
-      { subject: `${ticksTopic}-other-value` },
-    );
+    const { tick: id, other } = await registerTickSchemas(registry, ticksTopic, 'mlfp.test');
     const messages: Message[] = [];
     for (const tick of data.ticks) {
       const value = await registry.encode(id, { ...tick, bid: null, ask: null, exchange: null, seq: null });
@@ -64,7 +48,7 @@ useTopics(
       Buffer.from('{"symbol":"SYM01","ts":1,"price":1,"size":1}'),
       Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0x00, 0x01]), valid.subarray(5)]),
       valid.subarray(0, 9),
-      await registry.encode(other.id, { name: 'not a tick' }),
+      await registry.encode(other, { name: 'not a tick' }),
     ];
     const mixed: Message[] = [];
     messages.forEach((message, index) => {

@@ -22,8 +22,8 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${process.pid}-${randomUUID().slice(0, 8)}`;
 }
 
-export function testKafka(brokers: string[]): Kafka {
-  return new Kafka({ clientId: 'mlfp-it-kafka-engine', brokers, logLevel: logLevel.NOTHING });
+export function testKafka(brokers: string[], clientId = 'mlfp-it-kafka-engine'): Kafka {
+  return new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING });
 }
 
 export async function createTopics(

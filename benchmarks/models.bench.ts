@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { Subject, type SchedulerLike, asyncScheduler } from 'rxjs';
 import type { FeatureVector, Prediction } from '../src/domain/types.js';
 import { FEATURE_COLUMNS } from '../src/domain/types.js';
+import { applyEngineV8Flags } from '../src/config/v8-flags.js';
 import { parseCsvText, parseNumberCell } from '../src/streams/csv.js';
 import { loadLightGbmModel, type LightGbmModel } from '../src/models/lightgbm.js';
 import { openModel } from '../src/models/load-model.js';
@@ -325,6 +326,18 @@ interface LatencyResult {
   perModel: Record<string, Quantiles>;
 }
 
+/** One bar close of `symbols` symbols (a plain function, so V8 optimises it: no boxed doubles). */
+function closeVectors(close: number, symbols: number): FeatureVector[] {
+  const vectors: FeatureVector[] = [];
+  for (let s = 0; s < symbols; s++) {
+    const values = new Float64Array(FEATURE_COLUMNS.length);
+    for (let j = 0; j < values.length; j++)
+      values[j] = Math.sin((close * 7919 + s * 31 + j) * 12.9898) * 0.5 * (j === 15 ? 1e6 : j >= 7 ? 100 : 1);
+    vectors.push({ symbol: `S${s}`, timeframe: '5m', ts: close * 300_000, revision: 0, close: 100, values });
+  }
+  return vectors;
+}
+
 async function closeLatency(): Promise<LatencyResult> {
   const { registry } = await ModelRegistry.fromDirectory(
     process.env.BENCH_MODELS_DIR ?? join(ROOT, 'models'),
@@ -357,7 +370,6 @@ async function closeLatency(): Promise<LatencyResult> {
       pending--;
       if (pending === 0) release?.();
     });
-  const rng = (i: number): number => Math.sin(i * 12.9898) * 0.5;
   for (close = 0; close < closes; close++) {
     const done = new Promise<void>((r) => (release = r));
     // a sequence model publishes once its window is full
@@ -368,20 +380,7 @@ async function closeLatency(): Promise<LatencyResult> {
         .filter((a) => a.role === 'live' && close >= a.model.manifest.inputs.sequenceLength - 1).length;
     // the close's vectors are made before the burst: making them (16 Math.sin each) inside it would be
     // counted as the scorer's latency for every symbol after the first
-    const vectors: FeatureVector[] = [];
-    for (let s = 0; s < symbols; s++) {
-      const values = new Float64Array(FEATURE_COLUMNS.length);
-      for (let j = 0; j < values.length; j++)
-        values[j] = rng(close * 7919 + s * 31 + j) * (j === 15 ? 1e6 : j >= 7 ? 100 : 1);
-      vectors.push({
-        symbol: `S${s}`,
-        timeframe: '5m',
-        ts: close * 300_000,
-        revision: 0,
-        close: 100,
-        values,
-      });
-    }
+    const vectors = closeVectors(close, symbols);
     for (const vector of vectors) source.next(vector);
     if (pending > 0) await done;
   }
@@ -438,6 +437,7 @@ interface Report {
   reps: number;
   secondsPerRep: number;
   machine: { cpu: string; cores: number; memoryGiB: number; node: string; platform: string };
+  v8Flags: string[];
   versions: Record<string, string>;
   lightgbm: LightgbmResult;
   trees: TreesResult;
@@ -449,7 +449,7 @@ function markdown(r: Report): string {
   const lines: string[] = [];
   const m = r.machine;
   lines.push(
-    `Run ${r.date} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), Node ${m.node}, commit ${r.commit}${r.quick ? ' (quick run)' : ''}.`,
+    `Run ${r.date} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), Node ${m.node}, commit ${r.commit}${r.quick ? ' (quick run)' : ''}, V8 flags \`${r.v8Flags.join(' ') || 'none'}\` (the engine's, MLFP_V8_FLAGS).`,
   );
   lines.push(
     `onnxruntime-node ${r.versions['onnxruntime-node']} (execution provider: cpu; no GPU here), @tensorflow/tfjs ${r.versions['@tensorflow/tfjs']} (backend cpu).`,
@@ -517,6 +517,8 @@ function markdown(r: Report): string {
 }
 
 async function main(): Promise<void> {
+  // the engine's own V8 settings (bin/mlfp.js): this benchmark stands in for the engine process
+  const v8Flags = applyEngineV8Flags();
   const base = {
     date: new Date().toISOString(),
     commit: commit(),
@@ -530,6 +532,7 @@ async function main(): Promise<void> {
       node: process.version,
       platform: `${process.platform} ${process.arch}`,
     },
+    v8Flags,
     versions: {
       'onnxruntime-node': version('onnxruntime-node'),
       '@tensorflow/tfjs': version('@tensorflow/tfjs'),
@@ -537,7 +540,7 @@ async function main(): Promise<void> {
   };
   if (process.argv.includes('--latency-only')) {
     // for trying runtime settings: prints the latency section, writes nothing
-    process.stdout.write(`${JSON.stringify(await closeLatency(), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ v8Flags, ...(await closeLatency()) }, null, 2)}\n`);
     return;
   }
   process.stderr.write('native LightGBM vs LightGBM C …\n');

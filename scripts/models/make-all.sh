@@ -11,5 +11,6 @@ libs=($("$here/fetch-lightgbm.sh"))
 "$python" "$here/lightgbm_cases.py" "${libs[0]}" "${libs[1]}" "$fixtures/lightgbm-cases"
 "$python" "$here/xgboost_cases.py" "$train" "$test" "$fixtures/xgboost"
 "$python" "$here/lstm_case.py" "$train" "$test" "$fixtures/lstm"
+"$python" "$here/lstm_unroll_cases.py" "$fixtures/lstm-unroll"
 "$python" "$here/onnx_trees.py" "$fixtures/lightgbm-regressor/model.txt" "$fixtures/xgboost/classifier/model.json" "$fixtures/onnx-trees"
 "$python" "$here/demo_models.py" "$fixtures" "$train" "$root/models"

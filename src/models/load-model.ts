@@ -41,7 +41,11 @@ const MANIFEST_NAME = 'manifest.json';
 export async function openRuntime(
   format: ModelFormat,
   modelPath: string,
-  options: RuntimeOptions & { executionProviderFromManifest?: ModelManifest['runtime'] } = {},
+  options: RuntimeOptions & {
+    executionProviderFromManifest?: ModelManifest['runtime'];
+    /** missing values (NaN) reach the model: `inputs.missing` native, or a bare file (default true) */
+    missingInputs?: boolean;
+  } = {},
 ): Promise<ModelRuntime> {
   switch (format) {
     case 'lightgbm-txt':
@@ -54,6 +58,8 @@ export async function openRuntime(
         threads: options.threads ?? options.executionProviderFromManifest?.threads,
         worker: options.onnxWorker ?? options.executionProviderFromManifest?.worker,
         workers: options.onnxWorkers ?? options.executionProviderFromManifest?.workers,
+        unrollLstm: options.onnxUnrollLstm ?? options.executionProviderFromManifest?.unrollLstm,
+        nanInputs: options.missingInputs ?? true,
         logger: options.logger,
       });
     case 'tfjs-layers':
@@ -101,6 +107,7 @@ export async function openManifest(manifestPath: string, options: RuntimeOptions
   const runtime = await openRuntime(manifest.format, modelPath, {
     ...options,
     executionProviderFromManifest: manifest.runtime,
+    missingInputs: manifest.inputs.missing === 'native',
   });
   try {
     checkManifestAgainstRuntime(manifest, runtime, manifestPath);

@@ -23,15 +23,20 @@ function vectors(symbol: string): FeatureVector[] {
 }
 
 describe.each([
-  ['onnx on a worker thread', 'lstm-return', true, 1],
-  ['onnx on two worker threads (runs spread round robin)', 'lstm-return', true, 2],
-  ['onnx on the event loop', 'lstm-return', false, 1],
-  ['tfjs-layers', 'lstm-return-tfjs', false, 1],
-])('LSTM fixture via %s', (_how, folder, onnxWorker, onnxWorkers) => {
+  ['onnx on a worker thread', 'lstm-return', true, 1, 'auto'],
+  ['onnx on two worker threads (runs spread round robin)', 'lstm-return', true, 2, 'auto'],
+  ['onnx on the event loop', 'lstm-return', false, 1, 'auto'],
+  ['onnx, LSTM unrolled into its steps', 'lstm-return', true, 1, 'always'],
+  ['onnx, onnxruntime LSTM op', 'lstm-return', true, 1, 'never'],
+  ['tfjs-layers', 'lstm-return-tfjs', false, 1, 'auto'],
+] as const)('LSTM fixture via %s', (_how, folder, onnxWorker, onnxWorkers, onnxUnrollLstm) => {
   let registry: ModelRegistry;
   beforeAll(async () => {
     registry = new ModelRegistry();
-    await registry.load(`${DEMO_MODELS}${folder}`, { onnxWorker, onnxWorkers });
+    await registry.load(`${DEMO_MODELS}${folder}`, { onnxWorker, onnxWorkers, onnxUnrollLstm });
+    const description = registry.assignment()[0]!.model.runtime.description;
+    if (onnxUnrollLstm === 'always') expect(description).toContain('unrolled into 16 steps');
+    if (onnxUnrollLstm === 'never') expect(description).not.toContain('unrolled');
   });
   afterAll(() => registry.close());
 

@@ -130,9 +130,14 @@ export const manifestSchema = z
          * bar together) is scored in parallel runs; each session holds its own copy of the model
          */
         workers: z.number().int().min(1).max(64).default(1),
+        /**
+         * ONNX LSTM nodes rewritten into per-step ops at load when that gives the same outputs: `auto`
+         * keeps the faster graph (timed at load), `always` the rewritten one, `never` the LSTM op
+         */
+        unrollLstm: z.enum(['auto', 'always', 'never']).default('auto'),
       })
       .strict()
-      .default({ executionProvider: 'cpu', threads: 1, worker: true, workers: 1 }),
+      .default({ executionProvider: 'cpu', threads: 1, worker: true, workers: 1, unrollLstm: 'auto' }),
   })
   .strict()
   .superRefine((m, ctx) => {

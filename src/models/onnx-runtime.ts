@@ -2,9 +2,11 @@
 // has them, else a warning and CPU. By default the session runs on a worker thread: onnxruntime-node
 // runs on the calling thread, and the event loop must not wait for inference.
 
+import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { MlfpError } from '../errors.js';
 import type { ExecutionProvider } from './manifest.js';
+import { unrollLstm } from './onnx-unroll.js';
 import { OnnxWorkerSession } from './onnx-worker.js';
 import { SILENT_LOGGER, type ModelInput, type ModelLogger, type ModelRuntime, type OutputKind } from './runtime.js';
 
@@ -22,8 +24,22 @@ export interface OnnxRuntimeOptions {
   worker?: boolean;
   /** worker-thread sessions runs are spread over (default 1) */
   workers?: number;
+  /**
+   * LSTM nodes rewritten into per-step ops (onnx-unroll.ts) when the rewritten graph gives the same
+   * outputs: `auto` (default) keeps whichever graph runs a batch of 256 faster at load, `always`
+   * the rewritten one, `never` the LSTM op
+   */
+  unrollLstm?: UnrollLstm;
+  /**
+   * missing values (NaN) may reach the model (a manifest's `inputs.missing: native`, a bare file):
+   * `auto` then keeps the LSTM op, which turns NaN inputs into finite outputs (its activations clamp
+   * NaN) where the unrolled graph, like torch, gives NaN; the result would depend on the run's size
+   */
+  nanInputs?: boolean;
   logger?: ModelLogger;
 }
+
+export type UnrollLstm = 'auto' | 'always' | 'never';
 
 export class OnnxRuntime implements ModelRuntime {
   readonly format = 'onnx';
@@ -33,10 +49,15 @@ export class OnnxRuntime implements ModelRuntime {
   readonly outputWidth: number;
   readonly outputKind: OutputKind;
   readonly provider: string;
-  readonly description: string;
+  description: string;
   readonly synchronous = false;
   readonly float32Input: boolean;
-  private session: ort.InferenceSession | undefined;
+  /**
+   * in-thread sessions: the graph as loaded, then (see useUnrolled) its LSTM-unrolled rewrite for
+   * runs of at least `largeFromRows` rows; empty once inference moves to worker threads
+   */
+  private sessions: ort.InferenceSession[];
+  private largeFromRows = Number.POSITIVE_INFINITY;
   /** worker-thread sessions, used round robin; empty when inference runs on the event loop */
   private workers: OnnxWorkerSession[] = [];
   private nextWorker = 0;
@@ -47,7 +68,7 @@ export class OnnxRuntime implements ModelRuntime {
   private readonly path: string;
 
   constructor(session: ort.InferenceSession, provider: string, path: string) {
-    this.session = session;
+    this.sessions = [session];
     this.provider = `onnxruntime:${provider}`;
     this.path = path;
     if (session.inputMetadata.length !== 1)
@@ -101,12 +122,34 @@ export class OnnxRuntime implements ModelRuntime {
     this.description = `ONNX graph, input ${input.name}[${input.shape.join(', ')}] ${input.type}, output ${output.name}[${output.shape.join(', ')}]`;
   }
 
-  /** Moves inference to worker threads (the in-thread session, used to read the graph, is released). */
+  /**
+   * Runs of at least `fromRows` rows use `session` (the same graph with its LSTM nodes unrolled); with
+   * fromRows 1 it replaces the graph as loaded, which is released.
+   */
+  async useUnrolled(session: ort.InferenceSession, fromRows: number, note: string): Promise<void> {
+    const loaded = this.sessions[0]!;
+    this.description += `; ${note}`;
+    if (fromRows <= 1) {
+      this.sessions = [session];
+      await loaded.release();
+    } else {
+      this.sessions = [loaded, session];
+      this.largeFromRows = fromRows;
+    }
+  }
+
+  /** The models a worker thread loads, in the order of the in-thread sessions: `loaded`, then `unrolled`. */
+  modelsFor(loaded: string | Uint8Array, unrolled: Uint8Array | undefined): (string | Uint8Array)[] {
+    if (unrolled === undefined) return [loaded];
+    return this.sessions.length === 1 ? [unrolled] : [loaded, unrolled];
+  }
+
+  /** Moves inference to worker threads (the in-thread sessions, used to read the graph, are released). */
   async useWorkers(workers: OnnxWorkerSession[]): Promise<void> {
-    const session = this.session;
+    const sessions = this.sessions;
     this.workers = workers;
-    this.session = undefined;
-    await session?.release();
+    this.sessions = [];
+    await Promise.all(sessions.map((session) => session.release()));
   }
 
   /** Where inference runs: `1 worker thread`, `2 worker threads` or `event loop`. */
@@ -137,16 +180,18 @@ export class OnnxRuntime implements ModelRuntime {
       out.set(values);
       done(undefined);
     };
+    // the unrolled graph's per-op costs pay off from largeFromRows rows on
+    const which = rows >= this.largeFromRows ? 1 : 0;
     if (this.workers.length > 0) {
       const worker = this.workers[this.nextWorker]!;
       this.nextWorker = (this.nextWorker + 1) % this.workers.length;
-      worker.submit(this.inputName, this.outputName, this.inputType, data, dims, (error, result) => {
+      worker.submit(this.inputName, this.outputName, this.inputType, data, dims, which, (error, result) => {
         if (error !== undefined) done(error);
         else finish(result!.data, result!.dims);
       });
       return;
     }
-    const session = this.session;
+    const session = this.sessions[which];
     if (session === undefined) {
       queueMicrotask(() => done(new MlfpError('model_error', `${this.path}: the model was closed`)));
       return;
@@ -168,9 +213,9 @@ export class OnnxRuntime implements ModelRuntime {
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.close()));
-    await this.session?.release();
+    await Promise.all(this.sessions.map((session) => session.release()));
     this.workers = [];
-    this.session = undefined;
+    this.sessions = [];
   }
 }
 
@@ -186,8 +231,10 @@ export async function openOnnxRuntime(path: string, options: OnnxRuntimeOptions 
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
   };
-  const open = (providers: string[]): Promise<ort.InferenceSession> =>
-    ort.InferenceSession.create(path, { ...sessionOptions, executionProviders: providers });
+  const open = (providers: string[], source: string | Uint8Array = path): Promise<ort.InferenceSession> =>
+    typeof source === 'string'
+      ? ort.InferenceSession.create(source, { ...sessionOptions, executionProviders: providers })
+      : ort.InferenceSession.create(source, { ...sessionOptions, executionProviders: providers });
   let session: ort.InferenceSession | undefined;
   let active = 'cpu';
   if (wanted !== 'cpu') {
@@ -227,13 +274,23 @@ export async function openOnnxRuntime(path: string, options: OnnxRuntimeOptions 
     await session.release();
     throw error;
   }
+  const providers = active === 'cpu' ? ['cpu'] : [active, 'cpu'];
+  // the graph with its LSTM nodes unrolled, when that gives the same outputs (and, in auto, runs faster)
+  let unrolledBytes: Uint8Array | undefined;
+  const unroll = options.unrollLstm ?? 'auto';
+  if (unroll !== 'never' && runtime.sequenceLength !== undefined && runtime.sequenceLength > 1) {
+    const unrolled = await unrolledGraph(path, session, runtime.sequenceLength, unroll, options.nanInputs ?? true, (bytes) => open(providers, bytes), logger);
+    if (unrolled !== undefined) {
+      unrolledBytes = unrolled.bytes;
+      await runtime.useUnrolled(unrolled.session, unrolled.fromRows, unrolled.note);
+    }
+  }
   if (options.worker !== false) {
     try {
-      const providers = active === 'cpu' ? ['cpu'] : [active, 'cpu'];
       const count = Math.max(1, options.workers ?? 1);
       const started = await Promise.allSettled(
         Array.from({ length: count }, () =>
-          OnnxWorkerSession.start(path, { ...sessionOptions, executionProviders: providers }),
+          OnnxWorkerSession.start(runtime.modelsFor(path, unrolledBytes), { ...sessionOptions, executionProviders: providers }, path),
         ),
       );
       const failed = started.find((result) => result.status === 'rejected');
@@ -248,4 +305,139 @@ export async function openOnnxRuntime(path: string, options: OnnxRuntimeOptions 
   }
   logger.info(`${path}: onnxruntime execution provider ${active}, inference on the ${runtime.thread}`);
   return runtime;
+}
+
+/** The LSTM-unrolled graph of `path`, when there is one that loads and gives the op's outputs. */
+async function unrolledGraph(
+  path: string,
+  original: ort.InferenceSession,
+  steps: number,
+  mode: 'auto' | 'always',
+  nanInputs: boolean,
+  open: (bytes: Uint8Array) => Promise<ort.InferenceSession>,
+  logger: ModelLogger,
+): Promise<{ session: ort.InferenceSession; bytes: Uint8Array; fromRows: number; note: string } | undefined> {
+  let file: Buffer;
+  try {
+    file = await readFile(path);
+  } catch {
+    return undefined; // the session loaded it a moment ago; a file gone now keeps the op
+  }
+  if (file.length > MAX_REWRITE_BYTES) return undefined;
+  const rewrite = unrollLstm(new Uint8Array(file.buffer, file.byteOffset, file.length), steps);
+  for (const kept of rewrite.kept) logger.info(`${path}: LSTM op kept (${kept})`);
+  if (rewrite.bytes === undefined) return undefined;
+  if (mode === 'auto' && nanInputs) {
+    logger.info(
+      `${path}: LSTM op kept (missing values reach the model: onnxruntime's LSTM op makes NaN inputs finite outputs, the unrolled graph NaN, as torch does; set inputs.missing to zero or skip, or runtime.unrollLstm to always)`,
+    );
+    return undefined;
+  }
+  let candidate: ort.InferenceSession;
+  try {
+    candidate = await open(rewrite.bytes);
+  } catch (error) {
+    logger.warn(`${path}: the unrolled LSTM graph does not load (${(error as Error).message.split('\n')[0]}); LSTM op kept`);
+    return undefined;
+  }
+  const keep = async (message: string, warn: boolean): Promise<undefined> => {
+    if (warn) logger.warn(`${path}: ${message}; LSTM op kept`);
+    else logger.info(`${path}: ${message}; LSTM op kept`);
+    await candidate.release();
+    return undefined;
+  };
+  const input = original.inputMetadata[0]!;
+  const width = input.isTensor ? input.shape[2] : undefined;
+  if (typeof width !== 'number') return keep('input width unknown', false);
+  const float64 = input.isTensor && input.type === 'float64';
+  const sample = (rows: number): ort.Tensor => {
+    const size = rows * steps * width;
+    const data = float64 ? new Float64Array(size) : new Float32Array(size);
+    // deterministic values in (-3, 3): every gate well inside and outside its linear range
+    for (let i = 0; i < size; i++) data[i] = Math.sin(i * 1.618 + 0.5) * 3;
+    return new ort.Tensor(float64 ? 'float64' : 'float32', data, [rows, steps, width]);
+  };
+  let mismatch: string | undefined;
+  try {
+    mismatch = await compareOutputs(original, candidate, input.name, sample(8));
+  } catch (error) {
+    mismatch = `it fails to run (${(error as Error).message.split('\n')[0]})`;
+  }
+  const nodes = rewrite.unrolled.join(', ');
+  if (mismatch !== undefined) return keep(`the unrolled LSTM graph (${nodes}) differs from the op: ${mismatch}`, true);
+  let note = `LSTM ${nodes} unrolled into ${steps} steps`;
+  let fromRows = 1;
+  if (mode === 'auto') {
+    // cost per run ~ fixed + rows x per-row, for each graph (timed at 8 and 256 rows): the unrolled
+    // graph has many more ops (more fixed cost) and cheaper rows; it takes the runs past the crossing
+    const small = await timeSessions(original, candidate, input.name, sample(8));
+    const large = small && (await timeSessions(original, candidate, input.name, sample(256)));
+    if (small === undefined || large === undefined) return keep('too slow to time both graphs at load', false);
+    const ms = (x: number): string => x.toFixed(3);
+    const timing = `${ms(large.candidate)} ms per 256 windows (LSTM op ${ms(large.original)}), ${ms(small.candidate)} per 8 (op ${ms(small.original)})`;
+    if (large.candidate >= large.original) return keep(`the unrolled LSTM graph is not faster: ${timing}`, false);
+    const perRow = (t: { original: number; candidate: number }, u: { original: number; candidate: number }, k: 'original' | 'candidate'): number =>
+      (u[k] - t[k]) / 248;
+    const rowOp = perRow(small, large, 'original');
+    const rowUnrolled = perRow(small, large, 'candidate');
+    const fixedOp = small.original - 8 * rowOp;
+    const fixedUnrolled = small.candidate - 8 * rowUnrolled;
+    fromRows =
+      fixedUnrolled <= fixedOp || rowUnrolled >= rowOp
+        ? 1
+        : Math.min(256, Math.max(1, Math.ceil((fixedUnrolled - fixedOp) / (rowOp - rowUnrolled))));
+    note += ` for runs of ${fromRows === 1 ? 'any size' : `${fromRows} rows or more`}: ${timing}`;
+  }
+  logger.info(`${path}: ${note}`);
+  return { session: candidate, bytes: rewrite.bytes, fromRows, note };
+}
+
+/** Larger model files keep their LSTM op (the rewrite holds the file twice in memory). */
+const MAX_REWRITE_BYTES = 64 * 2 ** 20;
+
+/** Why two sessions' outputs differ on `sample` (every output of `a`), or undefined when they agree. */
+async function compareOutputs(
+  a: ort.InferenceSession,
+  b: ort.InferenceSession,
+  inputName: string,
+  sample: ort.Tensor,
+): Promise<string | undefined> {
+  const want = await a.run({ [inputName]: sample });
+  const got = await b.run({ [inputName]: sample }, a.outputNames);
+  for (const name of a.outputNames) {
+    const x = want[name];
+    const y = got[name];
+    if (x === undefined || y === undefined) return `output ${name} missing`;
+    if (x.dims.join(',') !== y.dims.join(',')) return `output ${name} has shape [${y.dims.join(', ')}], not [${x.dims.join(', ')}]`;
+    if (typeof x.data[0] !== 'number') continue;
+    const xs = x.data as Float32Array;
+    const ys = y.data as Float32Array;
+    for (let i = 0; i < xs.length; i++)
+      if (!(Math.abs(xs[i]! - ys[i]!) <= 1e-5 * Math.max(1, Math.abs(xs[i]!))))
+        return `output ${name}[${i}] is ${ys[i]}, the op gives ${xs[i]}`;
+  }
+  return undefined;
+}
+
+/** Median milliseconds per run of each session on `sample`, run alternately; undefined when one run takes over 20 ms. */
+async function timeSessions(
+  original: ort.InferenceSession,
+  candidate: ort.InferenceSession,
+  inputName: string,
+  sample: ort.Tensor,
+): Promise<{ original: number; candidate: number } | undefined> {
+  const feeds = { [inputName]: sample };
+  const once = async (session: ort.InferenceSession): Promise<number> => {
+    const start = performance.now();
+    await session.run(feeds);
+    return performance.now() - start;
+  };
+  if ((await once(original)) > 20 || (await once(candidate)) > 20) return undefined;
+  const times: { original: number[]; candidate: number[] } = { original: [], candidate: [] };
+  for (let i = 0; i < 9; i++) {
+    times.original.push(await once(original));
+    times.candidate.push(await once(candidate));
+  }
+  const median = (xs: number[]): number => xs.sort((p, q) => p - q)[xs.length >> 1]!;
+  return { original: median(times.original), candidate: median(times.candidate) };
 }

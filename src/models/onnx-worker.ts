@@ -13,24 +13,24 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
 const results = workerData.results;
-let session;
+let sessions;
 const fail = (id, error) =>
   (id < 0 ? parentPort : results).postMessage({ type: 'error', id, message: String(error && error.message ? error.message : error) });
-ort.InferenceSession.create(workerData.modelPath, workerData.sessionOptions).then(
+Promise.all(workerData.models.map((model) => ort.InferenceSession.create(model, workerData.sessionOptions))).then(
   (created) => {
-    session = created;
+    sessions = created;
     parentPort.postMessage({ type: 'ready' });
   },
   (error) => fail(-1, error),
 );
 parentPort.on('message', (message) => {
   if (message.type === 'close') {
-    Promise.resolve(session && session.release()).finally(() => process.exit(0));
+    Promise.all((sessions || []).map((s) => s.release())).finally(() => process.exit(0));
     return;
   }
-  const { id, inputName, outputName, inputType, data, dims } = message;
+  const { id, inputName, outputName, inputType, data, dims, session } = message;
   const feeds = { [inputName]: new ort.Tensor(inputType, data, dims) };
-  session.run(feeds, [outputName]).then(
+  sessions[session].run(feeds, [outputName]).then(
     (result) => {
       const output = result[outputName];
       const values = output.data;
@@ -108,16 +108,20 @@ export class OnnxWorkerSession {
     else callback(new MlfpError('model_error', `onnxruntime worker: ${message.message ?? 'failed'}`), undefined);
   }
 
-  /** Starts the worker and its session; rejects with the session error (model_invalid). */
+  /**
+   * Starts the worker and a session for each of `models` (files, or models' bytes; runs name theirs by
+   * index); rejects with the session error (model_invalid), naming `modelPath`.
+   */
   static start(
-    modelPath: string,
+    models: readonly (string | Uint8Array)[],
     sessionOptions: Record<string, unknown>,
+    modelPath: string,
   ): Promise<OnnxWorkerSession> {
     const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { ortPath, modelPath, sessionOptions, results: port2 },
+      workerData: { ortPath, models, sessionOptions, results: port2 },
       transferList: [port2],
     });
     return new Promise((resolve, reject) => {
@@ -141,28 +145,18 @@ export class OnnxWorkerSession {
     });
   }
 
-  /** Runs the session on `data` (its buffer is transferred to the worker: do not reuse it). */
-  run(
-    inputName: string,
-    outputName: string,
-    inputType: 'float32' | 'float64',
-    data: Float32Array | Float64Array,
-    dims: readonly number[],
-  ): Promise<WorkerRunResult> {
-    return new Promise((resolve, reject) =>
-      this.submit(inputName, outputName, inputType, data, dims, (error, result) =>
-        error === undefined ? resolve(result!) : reject(error),
-      ),
-    );
-  }
-
-  /** run() with a callback: called once, synchronously from the port's listener or from poll(). */
+  /**
+   * Runs session `session` (an index into start's models) on `data`, whose buffer is transferred to
+   * the worker (do not reuse it). `callback` is called once, synchronously from the port's listener or
+   * from poll().
+   */
   submit(
     inputName: string,
     outputName: string,
     inputType: 'float32' | 'float64',
     data: Float32Array | Float64Array,
     dims: readonly number[],
+    session: number,
     callback: RunCallback,
   ): void {
     if (this.failure !== undefined) {
@@ -176,7 +170,7 @@ export class OnnxWorkerSession {
       this.results.ref();
     }
     this.pending.set(id, callback);
-    this.worker.postMessage({ type: 'run', id, inputName, outputName, inputType, data, dims }, [data.buffer as ArrayBuffer]);
+    this.worker.postMessage({ type: 'run', id, inputName, outputName, inputType, data, dims, session }, [data.buffer as ArrayBuffer]);
   }
 
   async close(): Promise<void> {

@@ -67,4 +67,6 @@ export interface RuntimeOptions {
   onnxWorker?: boolean;
   /** overrides the manifest's runtime.workers (ONNX sessions on worker threads, runs spread over them) */
   onnxWorkers?: number;
+  /** overrides the manifest's runtime.unrollLstm (ONNX LSTM nodes rewritten into per-step ops) */
+  onnxUnrollLstm?: 'auto' | 'always' | 'never';
 }

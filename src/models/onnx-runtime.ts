@@ -168,9 +168,16 @@ export class OnnxRuntime implements ModelRuntime {
     const steps = this.sequenceLength ?? input.length / (rows * this.inputWidth);
     const size = rows * steps * this.inputWidth;
     const dims = this.rank === 3 ? [rows, steps, this.inputWidth] : [rows, this.inputWidth];
-    // a fresh input buffer per run: a worker takes it over, and onnxruntime-node's own run starts only
-    // after a setImmediate, by when the caller may have started the next run
-    const data = this.inputType === 'float32' ? new Float32Array(size) : new Float64Array(size);
+    // an input buffer of the run's own: a worker takes it over (and hands it back for a later run), and
+    // onnxruntime-node's own run starts only after a setImmediate, by when the caller may have started
+    // the next run
+    const worker = this.workers.length > 0 ? this.workers[this.nextWorker]! : undefined;
+    const data =
+      worker !== undefined
+        ? worker.inputArray(this.inputType, size)
+        : this.inputType === 'float32'
+          ? new Float32Array(size)
+          : new Float64Array(size);
     data.set(input.subarray(0, size));
     const finish = (values: Float32Array | Float64Array, shape: readonly number[]): void => {
       if (values.length !== rows * this.outputWidth) {
@@ -182,8 +189,7 @@ export class OnnxRuntime implements ModelRuntime {
     };
     // the unrolled graph's per-op costs pay off from largeFromRows rows on
     const which = rows >= this.largeFromRows ? 1 : 0;
-    if (this.workers.length > 0) {
-      const worker = this.workers[this.nextWorker]!;
+    if (worker !== undefined) {
       this.nextWorker = (this.nextWorker + 1) % this.workers.length;
       worker.submit(this.inputName, this.outputName, this.inputType, data, dims, which, (error, result) => {
         if (error !== undefined) done(error);

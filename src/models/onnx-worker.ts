@@ -34,7 +34,9 @@ parentPort.on('message', (message) => {
     (result) => {
       const output = result[outputName];
       const values = output.data;
-      results.postMessage({ type: 'result', id, data: values, dims: output.dims }, [values.buffer]);
+      // the input's buffer goes back too (unless the output lives in it): the caller reuses it for a later run
+      const input = data.buffer === values.buffer ? undefined : data.buffer;
+      results.postMessage({ type: 'result', id, data: values, dims: output.dims, input }, input ? [values.buffer, input] : [values.buffer]);
     },
     (error) => fail(id, error),
   );
@@ -54,8 +56,13 @@ interface WorkerMessage {
   id: number;
   data?: Float32Array | Float64Array;
   dims?: number[];
+  /** the run's input buffer, handed back for reuse */
+  input?: ArrayBuffer;
   message?: string;
 }
+
+/** Input buffers kept for reuse per worker (a burst's runs in flight, and a few more). */
+const SPARE_BUFFERS = 12;
 
 /** Runs one ONNX session on its own thread; calls are answered in order. */
 export class OnnxWorkerSession {
@@ -64,6 +71,11 @@ export class OnnxWorkerSession {
   private readonly pending = new Map<number, RunCallback>();
   private nextId = 0;
   private failure: Error | undefined;
+  /**
+   * input buffers the worker handed back: each run's input is written into one and transferred, so a
+   * run allocates no fresh (zeroed, external) memory on either thread and the GC has none to reclaim
+   */
+  private readonly spare: ArrayBuffer[] = [];
 
   private constructor(worker: Worker, results: MessagePort) {
     this.worker = worker;
@@ -97,6 +109,7 @@ export class OnnxWorkerSession {
   }
 
   private answer(message: WorkerMessage): void {
+    if (message.input !== undefined && this.spare.length < SPARE_BUFFERS) this.spare.push(message.input);
     const callback = this.pending.get(message.id);
     if (callback === undefined) return;
     this.pending.delete(message.id);
@@ -106,6 +119,23 @@ export class OnnxWorkerSession {
     }
     if (message.type === 'result') callback(undefined, { data: message.data!, dims: message.dims! });
     else callback(new MlfpError('model_error', `onnxruntime worker: ${message.message ?? 'failed'}`), undefined);
+  }
+
+  /**
+   * An array of `length` elements for a run's input, on a buffer handed back by an earlier run when
+   * one is large enough (its contents are stale: the caller overwrites all of it), else a new one.
+   */
+  inputArray(type: 'float32' | 'float64', length: number): Float32Array | Float64Array {
+    const bytes = length * (type === 'float32' ? 4 : 8);
+    let buffer: ArrayBuffer | undefined;
+    for (let i = this.spare.length - 1; i >= 0; i--)
+      if (this.spare[i]!.byteLength >= bytes) {
+        buffer = this.spare[i]!;
+        this.spare.splice(i, 1);
+        break;
+      }
+    buffer ??= new ArrayBuffer(bytes);
+    return type === 'float32' ? new Float32Array(buffer, 0, length) : new Float64Array(buffer, 0, length);
   }
 
   /**

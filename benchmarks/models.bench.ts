@@ -277,8 +277,16 @@ async function treesVersusOnnx(): Promise<TreesResult> {
 
 type LstmResult = Record<
   string,
-  { provider: string; byBatch: Record<string, Measure>; batchedOverSingle: number }
+  { provider: string; graph: string; byBatch: Record<string, Measure>; batchedOverSingle: number }
 >;
+
+/** Which graph an ONNX LSTM runs (its runtime's description): the op, or unrolled from which run size. */
+function lstmGraph(description: string): string {
+  const unrolled = /unrolled into (\d+) steps(?: for runs of ([^:]+))?/.exec(description);
+  if (unrolled === null) return description.startsWith('ONNX') ? 'LSTM op' : 'n/a';
+  const from = unrolled[2];
+  return from === undefined || from === 'any size' ? 'unrolled' : `unrolled for runs of ${from}, op below`;
+}
 
 async function lstmBatching(): Promise<LstmResult> {
   const result: LstmResult = {};
@@ -301,6 +309,7 @@ async function lstmBatching(): Promise<LstmResult> {
     }
     result[label] = {
       provider: runtime.provider,
+      graph: lstmGraph(runtime.description),
       byBatch,
       batchedOverSingle: byBatch['256']!.rowsPerSecond / byBatch['1']!.rowsPerSecond,
     };
@@ -550,15 +559,15 @@ function markdown(r: Report): string {
       );
   lines.push('', '**LSTM (16 steps × 16 features, hidden 12): batched vs batch-1 (windows/s)**', '');
   lines.push(
-    '| model | provider | batch 1 | batch 256 | batch 1024 | 256 / 1 | 1024 / 1 |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| model | provider | graph | batch 1 | batch 256 | batch 1024 | 256 / 1 | 1024 / 1 |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const [name, c] of Object.entries(r.lstm)) {
     const one = c.byBatch['1']!.rowsPerSecond;
     const b256 = c.byBatch['256']!.rowsPerSecond;
     const b1024 = c.byBatch['1024']!.rowsPerSecond;
     lines.push(
-      `| ${name} | ${c.provider} | ${fmt(one)} | ${fmt(b256)} | ${fmt(b1024)} | ${fmt(b256 / one)}× | ${fmt(b1024 / one)}× |`,
+      `| ${name} | ${c.provider} | ${c.graph} | ${fmt(one)} | ${fmt(b256)} | ${fmt(b1024)} | ${fmt(b256 / one)}× | ${fmt(b1024 / one)}× |`,
     );
   }
   const l = r.latency;

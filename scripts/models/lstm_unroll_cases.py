@@ -73,6 +73,22 @@ save('stacked', [
     weights('a/', H1, I) + weights('b/', H2, H1) + [numpy_helper.from_array(np.array([1], dtype=np.int64), 'one')],
     S, {'unroll': ['a', 'b']})
 
+# initial states made in the graph, as torch's export does (ConstantOfShape of the batch size): zeros (the
+# rewrite drops the first step's recurrent and forget terms) and a non-zero fill (it must not)
+S, H, I = 5, 4, 3
+for name, fill in (('zero-states', None), ('constant-states', 0.25)):
+    attrs = {} if fill is None else {'value': helper.make_tensor('fill', TensorProto.FLOAT, [1], [fill])}
+    save(name, [
+        helper.make_node('Shape', ['X'], ['shape']),
+        helper.make_node('Gather', ['shape', 'one'], ['batch'], axis=0),
+        helper.make_node('Concat', ['one', 'batch', 'hidden'], ['state_shape'], axis=0),
+        helper.make_node('ConstantOfShape', ['state_shape'], ['state'], **attrs),
+        helper.make_node('LSTM', ['X', 'W', 'R', 'B', '', 'state', 'state'], ['Y', 'Y_h', 'Y_c'], name='lstm', hidden_size=H),
+    ], [f32('X', [S, 'batch', I])],
+        [f32('Y', [S, 1, 'batch', H]), f32('Y_h', [1, 'batch', H]), f32('Y_c', [1, 'batch', H])],
+        weights('', H, I) + [numpy_helper.from_array(np.array(v, dtype=np.int64), n) for n, v in (('one', [1]), ('hidden', [H]))],
+        S, {'unroll': ['lstm']})
+
 # the cases the rewrite leaves to the LSTM op
 S, H, I = 4, 3, 2
 x = [f32('X', [S, 'batch', I])]

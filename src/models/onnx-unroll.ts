@@ -109,9 +109,20 @@ const MODEL = { graph: 7, opsetImport: 8 } as const;
 const OPSET = { domain: 1, version: 2 } as const;
 const GRAPH = { node: 1, initializer: 5, input: 11, output: 12, valueInfo: 13, sparseInitializer: 15 } as const;
 const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 } as const;
-const ATTRIBUTE = { name: 1, f: 2, i: 3, s: 4, ints: 8, strings: 9, type: 20 } as const;
+const ATTRIBUTE = { name: 1, f: 2, i: 3, s: 4, t: 5, ints: 8, strings: 9, type: 20 } as const;
 const ATTRIBUTE_TYPE = { INT: 2, INTS: 7 } as const;
-const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9, externalData: 13, dataLocation: 14 } as const;
+const TENSOR = {
+  dims: 1,
+  dataType: 2,
+  floatData: 4,
+  int32Data: 5,
+  int64Data: 7,
+  name: 8,
+  rawData: 9,
+  doubleData: 10,
+  externalData: 13,
+  dataLocation: 14,
+} as const;
 const INT64 = 7;
 
 interface Attribute {
@@ -120,7 +131,9 @@ interface Attribute {
   f?: number;
   s?: string;
   strings: string[];
-  /** fields other than name / type / i / f / s / strings (floats, tensors, graphs …) */
+  /** a tensor value (ConstantOfShape's `value`): its byte range */
+  tensor?: [number, number];
+  /** fields other than name / type / i / f / s / strings / t (floats, graphs …) */
   other: boolean;
 }
 
@@ -144,6 +157,7 @@ function readAttribute(buf: Uint8Array, f: Field): Attribute {
     else if (g.no === ATTRIBUTE.f) a.f = new DataView(buf.buffer, buf.byteOffset + g.valueStart, 4).getFloat32(0, true);
     else if (g.no === ATTRIBUTE.s) a.s = text(buf, g);
     else if (g.no === ATTRIBUTE.strings) a.strings.push(text(buf, g));
+    else if (g.no === ATTRIBUTE.t) a.tensor = [g.valueStart, g.valueEnd];
     else if (g.no !== ATTRIBUTE.type && g.no !== 13 /* doc_string */) a.other = true;
   }
   return a;
@@ -217,7 +231,8 @@ function unsupported(node: NodeInfo): string | undefined {
     return `activations ${activations.join(',')}`;
   if ((a.get('layout')?.i ?? 0n) !== 0n) return 'layout 1';
   if ((a.get('input_forget')?.i ?? 0n) !== 0n) return 'input_forget';
-  for (const attribute of a.values()) if (attribute.other) return `attribute ${attribute.name} of an unexpected type`;
+  for (const attribute of a.values())
+    if (attribute.other || attribute.tensor !== undefined) return `attribute ${attribute.name} of an unexpected type`;
   const [x, w, r, , sequenceLens, , , peephole] = node.inputs;
   if (!x || !w || !r) return 'X, W or R missing';
   if (sequenceLens) return 'sequence_lens';
@@ -298,22 +313,51 @@ class Builder {
   }
 }
 
+/** True when `node` is a ConstantOfShape of zeros (torch's export makes the initial LSTM states so). */
+function zeroFill(buf: Uint8Array, node: NodeInfo | undefined): boolean {
+  if (node === undefined || node.opType !== 'ConstantOfShape' || (node.domain !== '' && node.domain !== 'ai.onnx'))
+    return false;
+  const value = node.attributes.get('value');
+  if (value === undefined) return true; // the default fill is a float 0
+  if (value.tensor === undefined) return false;
+  for (const g of fields(buf, value.tensor[0], value.tensor[1])) {
+    if (g.no === TENSOR.rawData) {
+      for (let i = g.valueStart; i < g.valueEnd; i++) if (buf[i] !== 0) return false;
+    } else if (g.no === TENSOR.floatData || g.no === TENSOR.doubleData) {
+      // packed (wire 2) or one value (fixed32 / fixed64): zero bytes only (so -0 counts as not zero)
+      for (let i = g.valueStart; i < g.valueEnd; i++) if (buf[i] !== 0) return false;
+    } else if (g.no === TENSOR.int32Data || g.no === TENSOR.int64Data) {
+      if (g.wire === WIRE_VARINT ? g.varint !== 0n : buf.subarray(g.valueStart, g.valueEnd).some((v) => v !== 0))
+        return false;
+    } else if (g.no === TENSOR.externalData || (g.no === TENSOR.dataLocation && g.varint !== 0n)) return false;
+  }
+  return true;
+}
+
 /**
  * The per-step graph of a forward LSTM (ONNX gate order i, o, f, c; default activations):
  *   gates_t = X_t W^T + Wb + Rb + h_{t-1} R^T;  i, o, f = sigmoid(.);  c~ = tanh(.)
  *   c_t = f * c_{t-1} + i * c~;  h_t = o * tanh(c_t)
  * writing the node's own outputs Y [steps, 1, batch, hidden], Y_h and Y_c [1, batch, hidden].
  */
-function unrollNode(node: NodeInfo, steps: number, b: Builder): void {
+function unrollNode(node: NodeInfo, steps: number, opset: number, zeroState: (name: string) => boolean, b: Builder): void {
   const hidden = Number(node.attributes.get('hidden_size')!.i!);
-  const [x, w, r, bias, , initialH, initialC] = node.inputs as [string, string, string, string?, string?, string?, string?];
+  const [x, w, r, bias, , initialH, initialC] = node.inputs as [
+    string,
+    string,
+    string,
+    string?,
+    string?,
+    string?,
+    string?,
+  ];
   const [y = '', yH = '', yC = ''] = node.outputs;
   const axis0 = b.int64([0]);
   const [w2] = b.node('Squeeze', [w, axis0], ['W']);
   const [wT] = b.node('Transpose', [w2!], ['W_T'], { ints: { perm: [1, 0] } });
   const [r2] = b.node('Squeeze', [r, axis0], ['R']);
   const [rT] = b.node('Transpose', [r2!], ['R_T'], { ints: { perm: [1, 0] } });
-  // every step's input projection in one MatMul: [steps, batch, 4 hidden], then one slice per step
+  // every step's input projection in one MatMul: [steps, batch, 4 hidden] ...
   let [projected] = b.node('MatMul', [x, wT!], ['XW']);
   if (bias) {
     const [b2] = b.node('Squeeze', [bias, axis0], ['B']);
@@ -321,30 +365,30 @@ function unrollNode(node: NodeInfo, steps: number, b: Builder): void {
     const [sum] = b.node('Add', [wb!, rb!], ['bias']);
     [projected] = b.node('Add', [projected!, sum!], ['XW_bias']);
   }
+  // ... as steps x [batch, 4 hidden] (rows are step-major), so each step is one Gemm on 2-D states
+  const [flat] = b.node('Reshape', [projected!, b.int64([-1, 4 * hidden])], ['XW_2d']);
   const xs = b.node(
     'Split',
-    [projected!, b.int64(Array.from({ length: steps }, () => 1))],
+    [flat!],
     Array.from({ length: steps }, (_, t) => `x_${t}`),
-    { int: { axis: 0 } },
+    opset >= 18 ? { int: { axis: 0, num_outputs: steps } } : { int: { axis: 0 } },
   );
-  // states stay [1, batch, hidden], as Y_h and Y_c are; absent initial states are zeros, which drop
-  // the first step's recurrent and forget terms
-  let h = initialH || undefined;
-  let c = initialC || undefined;
+  // absent initial states, and torch's ConstantOfShape zeros, drop the first step's recurrent and
+  // forget terms
+  let h = initialH && !zeroState(initialH) ? b.node('Squeeze', [initialH, axis0], ['h_0'])[0] : undefined;
+  let c = initialC && !zeroState(initialC) ? b.node('Squeeze', [initialC, axis0], ['c_0'])[0] : undefined;
   const split3 = b.int64([3 * hidden, hidden]);
   const splitGates = b.int64([hidden, hidden, hidden]);
   const hs: string[] = [];
   for (let t = 0; t < steps; t++) {
     let gates = xs[t]!;
-    if (h !== undefined) {
-      const [recurrent] = b.node('MatMul', [h, rT!], [`hR_${t}`]);
-      [gates] = b.node('Add', [gates, recurrent!], [`gates_${t}`]) as [string];
-    }
+    // h R^T + x_t in one op
+    if (h !== undefined) [gates] = b.node('Gemm', [h, rT!, gates], [`gates_${t}`]) as [string];
     const [sigmoidPart, tanhPart] = b.node('Split', [gates, split3], [`iof_pre_${t}`, `g_pre_${t}`], {
-      int: { axis: 2 },
+      int: { axis: 1 },
     });
     const [iof] = b.node('Sigmoid', [sigmoidPart!], [`iof_${t}`]);
-    const [i, o, f] = b.node('Split', [iof!, splitGates], [`i_${t}`, `o_${t}`, `f_${t}`], { int: { axis: 2 } });
+    const [i, o, f] = b.node('Split', [iof!, splitGates], [`i_${t}`, `o_${t}`, `f_${t}`], { int: { axis: 1 } });
     const [g] = b.node('Tanh', [tanhPart!], [`g_${t}`]);
     const cName = `c_${t + 1}`;
     const [ig] = b.node('Mul', [i!, g!], c === undefined ? [cName] : [`ig_${t}`]);
@@ -358,11 +402,11 @@ function unrollNode(node: NodeInfo, steps: number, b: Builder): void {
     hs.push(h!);
   }
   if (y) {
-    const [all] = b.node('Concat', hs, ['Y_3d'], { int: { axis: 0 } });
-    b.node('Unsqueeze', [all!, b.int64([1])], [`=${y}`]);
+    const [all] = b.node('Concat', hs, ['Y_2d'], { int: { axis: 0 } });
+    b.node('Reshape', [all!, b.int64([steps, 1, -1, hidden])], [`=${y}`]);
   }
-  if (yH) b.node('Identity', [h!], [`=${yH}`]);
-  if (yC) b.node('Identity', [c!], [`=${yC}`]);
+  if (yH) b.node('Unsqueeze', [h!, axis0], [`=${yH}`]);
+  if (yC) b.node('Unsqueeze', [c!, axis0], [`=${yC}`]);
 }
 
 /**
@@ -414,6 +458,8 @@ export function unrollLstm(model: Uint8Array, steps: number): UnrollResult {
         if (name !== undefined) taken.add(name);
       }
     }
+    const producers = new Map<string, NodeInfo>();
+    for (const node of nodes.values()) for (const output of node.outputs) if (output !== '') producers.set(output, node);
     const lstms = [...nodes.values()].filter((n) => n.opType === 'LSTM');
     if (lstms.length === 0) return result;
     const label = (n: NodeInfo): string => n.name || n.outputs.find((o) => o !== '') || 'LSTM';
@@ -435,7 +481,7 @@ export function unrollLstm(model: Uint8Array, steps: number): UnrollResult {
         continue;
       }
       const builder = new Builder(`${label(node)}/unrolled/`, taken);
-      unrollNode(node, steps, builder);
+      unrollNode(node, steps, opset, (name) => zeroFill(model, producers.get(name)), builder);
       replacement.set(f, builder.nodes);
       initializers.push(...builder.initializers);
       result.unrolled.push(label(node));

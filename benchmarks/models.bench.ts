@@ -518,7 +518,7 @@ function markdown(r: Report): string {
   const lines: string[] = [];
   const m = r.machine;
   lines.push(
-    `Run ${r.date} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), Node ${m.node}, commit ${r.commit}${r.quick ? ' (quick run)' : ''}, V8 flags \`${r.v8Flags.join(' ') || 'none'}\` (the engine's, MLFP_V8_FLAGS).`,
+    `Run ${r.date} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), Node ${m.node}, commit ${r.commit}${r.quick ? ' (quick run)' : ''}, V8 flags \`${r.v8Flags.join(' ') || 'none'}\` (the engine's; MLFP_PARALLEL_SCAVENGE).`,
   );
   lines.push(
     `onnxruntime-node ${r.versions['onnxruntime-node']} (execution provider: cpu; no GPU here), @tensorflow/tfjs ${r.versions['@tensorflow/tfjs']} (backend cpu).`,

@@ -280,12 +280,10 @@ type LstmResult = Record<
   { provider: string; graph: string; byBatch: Record<string, Measure>; batchedOverSingle: number }
 >;
 
-/** Which graph an ONNX LSTM runs (its runtime's description): the op, or unrolled from which run size. */
+/** Which graph an ONNX LSTM runs (from its runtime's description): the op, or the unrolled steps. */
 function lstmGraph(description: string): string {
-  const unrolled = /unrolled into (\d+) steps(?: for runs of ([^:]+))?/.exec(description);
-  if (unrolled === null) return description.startsWith('ONNX') ? 'LSTM op' : 'n/a';
-  const from = unrolled[2];
-  return from === undefined || from === 'any size' ? 'unrolled' : `unrolled for runs of ${from}, op below`;
+  if (!description.startsWith('ONNX')) return 'n/a';
+  return /unrolled into \d+ steps/.test(description) ? 'unrolled' : 'LSTM op';
 }
 
 async function lstmBatching(): Promise<LstmResult> {

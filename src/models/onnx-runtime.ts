@@ -25,15 +25,17 @@ export interface OnnxRuntimeOptions {
   /** worker-thread sessions runs are spread over (default 1) */
   workers?: number;
   /**
-   * LSTM nodes rewritten into per-step ops (onnx-unroll.ts) when the rewritten graph gives the same
-   * outputs: `auto` (default) keeps whichever graph runs a batch of 256 faster at load, `always`
-   * the rewritten one, `never` the LSTM op
+   * LSTM nodes rewritten into per-step ops (onnx-unroll.ts), used once the rewritten graph gives the
+   * op's outputs on sample windows: `auto` (default) for sequences of at most 64 steps whose inputs
+   * cannot be NaN (see nanInputs), `always` for any sequence of at most 256 steps, `never` keeps the op.
+   * The choice depends on the model file and options only (not on timings), so a model scores the
+   * same in every process and run
    */
   unrollLstm?: UnrollLstm;
   /**
    * missing values (NaN) may reach the model (a manifest's `inputs.missing: native`, a bare file):
    * `auto` then keeps the LSTM op, which turns NaN inputs into finite outputs (its activations clamp
-   * NaN) where the unrolled graph, like torch, gives NaN; the result would depend on the run's size
+   * NaN) where the unrolled graph, as torch does, gives NaN
    */
   nanInputs?: boolean;
   logger?: ModelLogger;
@@ -52,12 +54,8 @@ export class OnnxRuntime implements ModelRuntime {
   description: string;
   readonly synchronous = false;
   readonly float32Input: boolean;
-  /**
-   * in-thread sessions: the graph as loaded, then (see useUnrolled) its LSTM-unrolled rewrite for
-   * runs of at least `largeFromRows` rows; empty once inference moves to worker threads
-   */
-  private sessions: ort.InferenceSession[];
-  private largeFromRows = Number.POSITIVE_INFINITY;
+  /** the in-thread session; undefined once inference moves to worker threads */
+  private session: ort.InferenceSession | undefined;
   /** worker-thread sessions, used round robin; empty when inference runs on the event loop */
   private workers: OnnxWorkerSession[] = [];
   private nextWorker = 0;
@@ -68,7 +66,7 @@ export class OnnxRuntime implements ModelRuntime {
   private readonly path: string;
 
   constructor(session: ort.InferenceSession, provider: string, path: string) {
-    this.sessions = [session];
+    this.session = session;
     this.provider = `onnxruntime:${provider}`;
     this.path = path;
     if (session.inputMetadata.length !== 1)
@@ -123,33 +121,22 @@ export class OnnxRuntime implements ModelRuntime {
   }
 
   /**
-   * Runs of at least `fromRows` rows use `session` (the same graph with its LSTM nodes unrolled); with
-   * fromRows 1 it replaces the graph as loaded, which is released.
+   * Runs use `session` (the same graph with its LSTM nodes unrolled) from now on; the graph as loaded
+   * is released. One graph for every run: a window scores the same whatever run it lands in.
    */
-  async useUnrolled(session: ort.InferenceSession, fromRows: number, note: string): Promise<void> {
-    const loaded = this.sessions[0]!;
+  async useUnrolled(session: ort.InferenceSession, note: string): Promise<void> {
+    const loaded = this.session;
     this.description += `; ${note}`;
-    if (fromRows <= 1) {
-      this.sessions = [session];
-      await loaded.release();
-    } else {
-      this.sessions = [loaded, session];
-      this.largeFromRows = fromRows;
-    }
+    this.session = session;
+    await loaded?.release();
   }
 
-  /** The models a worker thread loads, in the order of the in-thread sessions: `loaded`, then `unrolled`. */
-  modelsFor(loaded: string | Uint8Array, unrolled: Uint8Array | undefined): (string | Uint8Array)[] {
-    if (unrolled === undefined) return [loaded];
-    return this.sessions.length === 1 ? [unrolled] : [loaded, unrolled];
-  }
-
-  /** Moves inference to worker threads (the in-thread sessions, used to read the graph, are released). */
+  /** Moves inference to worker threads (the in-thread session, used to read the graph, is released). */
   async useWorkers(workers: OnnxWorkerSession[]): Promise<void> {
-    const sessions = this.sessions;
+    const session = this.session;
     this.workers = workers;
-    this.sessions = [];
-    await Promise.all(sessions.map((session) => session.release()));
+    this.session = undefined;
+    await session?.release();
   }
 
   /** Where inference runs: `1 worker thread`, `2 worker threads` or `event loop`. */
@@ -187,17 +174,15 @@ export class OnnxRuntime implements ModelRuntime {
       out.set(values);
       done(undefined);
     };
-    // the unrolled graph's per-op costs pay off from largeFromRows rows on
-    const which = rows >= this.largeFromRows ? 1 : 0;
     if (worker !== undefined) {
       this.nextWorker = (this.nextWorker + 1) % this.workers.length;
-      worker.submit(this.inputName, this.outputName, this.inputType, data, dims, which, (error, result) => {
+      worker.submit(this.inputName, this.outputName, this.inputType, data, dims, (error, result) => {
         if (error !== undefined) done(error);
         else finish(result!.data, result!.dims);
       });
       return;
     }
-    const session = this.sessions[which];
+    const session = this.session;
     if (session === undefined) {
       queueMicrotask(() => done(new MlfpError('model_error', `${this.path}: the model was closed`)));
       return;
@@ -219,9 +204,9 @@ export class OnnxRuntime implements ModelRuntime {
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.close()));
-    await Promise.all(this.sessions.map((session) => session.release()));
+    await this.session?.release();
     this.workers = [];
-    this.sessions = [];
+    this.session = undefined;
   }
 }
 
@@ -288,7 +273,7 @@ export async function openOnnxRuntime(path: string, options: OnnxRuntimeOptions 
     const unrolled = await unrolledGraph(path, session, runtime.sequenceLength, unroll, options.nanInputs ?? true, (bytes) => open(providers, bytes), logger);
     if (unrolled !== undefined) {
       unrolledBytes = unrolled.bytes;
-      await runtime.useUnrolled(unrolled.session, unrolled.fromRows, unrolled.note);
+      await runtime.useUnrolled(unrolled.session, unrolled.note);
     }
   }
   if (options.worker !== false) {
@@ -296,7 +281,7 @@ export async function openOnnxRuntime(path: string, options: OnnxRuntimeOptions 
       const count = Math.max(1, options.workers ?? 1);
       const started = await Promise.allSettled(
         Array.from({ length: count }, () =>
-          OnnxWorkerSession.start(runtime.modelsFor(path, unrolledBytes), { ...sessionOptions, executionProviders: providers }, path),
+          OnnxWorkerSession.start(unrolledBytes ?? path, { ...sessionOptions, executionProviders: providers }, path),
         ),
       );
       const failed = started.find((result) => result.status === 'rejected');
@@ -322,7 +307,7 @@ async function unrolledGraph(
   nanInputs: boolean,
   open: (bytes: Uint8Array) => Promise<ort.InferenceSession>,
   logger: ModelLogger,
-): Promise<{ session: ort.InferenceSession; bytes: Uint8Array; fromRows: number; note: string } | undefined> {
+): Promise<{ session: ort.InferenceSession; bytes: Uint8Array; note: string } | undefined> {
   let file: Buffer;
   try {
     file = await readFile(path);
@@ -333,6 +318,10 @@ async function unrolledGraph(
   const rewrite = unrollLstm(new Uint8Array(file.buffer, file.byteOffset, file.length), steps);
   for (const kept of rewrite.kept) logger.info(`${path}: LSTM op kept (${kept})`);
   if (rewrite.bytes === undefined) return undefined;
+  if (mode === 'auto' && steps > AUTO_MAX_STEPS) {
+    logger.info(`${path}: LSTM op kept (${steps} steps: auto unrolls up to ${AUTO_MAX_STEPS}; runtime.unrollLstm always goes to 256)`);
+    return undefined;
+  }
   if (mode === 'auto' && nanInputs) {
     logger.info(
       `${path}: LSTM op kept (missing values reach the model: onnxruntime's LSTM op makes NaN inputs finite outputs, the unrolled graph NaN, as torch does; set inputs.missing to zero or skip, or runtime.unrollLstm to always)`,
@@ -371,32 +360,13 @@ async function unrolledGraph(
   }
   const nodes = rewrite.unrolled.join(', ');
   if (mismatch !== undefined) return keep(`the unrolled LSTM graph (${nodes}) differs from the op: ${mismatch}`, true);
-  let note = `LSTM ${nodes} unrolled into ${steps} steps`;
-  let fromRows = 1;
-  if (mode === 'auto') {
-    // cost per run ~ fixed + rows x per-row, for each graph (timed at 8 and 256 rows): the unrolled
-    // graph has many more ops (more fixed cost) and cheaper rows; it takes the runs past the crossing
-    const small = await timeSessions(original, candidate, input.name, sample(8));
-    const large = small && (await timeSessions(original, candidate, input.name, sample(256)));
-    if (small === undefined || large === undefined) return keep('too slow to time both graphs at load', false);
-    const ms = (x: number): string => x.toFixed(3);
-    const timing = `${ms(large.candidate)} ms per 256 windows (LSTM op ${ms(large.original)}), ${ms(small.candidate)} per 8 (op ${ms(small.original)})`;
-    if (large.candidate >= large.original) return keep(`the unrolled LSTM graph is not faster: ${timing}`, false);
-    const perRow = (t: { original: number; candidate: number }, u: { original: number; candidate: number }, k: 'original' | 'candidate'): number =>
-      (u[k] - t[k]) / 248;
-    const rowOp = perRow(small, large, 'original');
-    const rowUnrolled = perRow(small, large, 'candidate');
-    const fixedOp = small.original - 8 * rowOp;
-    const fixedUnrolled = small.candidate - 8 * rowUnrolled;
-    fromRows =
-      fixedUnrolled <= fixedOp || rowUnrolled >= rowOp
-        ? 1
-        : Math.min(256, Math.max(1, Math.ceil((fixedUnrolled - fixedOp) / (rowOp - rowUnrolled))));
-    note += ` for runs of ${fromRows === 1 ? 'any size' : `${fromRows} rows or more`}: ${timing}`;
-  }
+  const note = `LSTM ${nodes} unrolled into ${steps} steps`;
   logger.info(`${path}: ${note}`);
-  return { session: candidate, bytes: rewrite.bytes, fromRows, note };
+  return { session: candidate, bytes: rewrite.bytes, note };
 }
+
+/** `auto` unrolls sequences up to this length (the graph grows by ~12 nodes a step). */
+const AUTO_MAX_STEPS = 64;
 
 /** Larger model files keep their LSTM op (the rewrite holds the file twice in memory). */
 const MAX_REWRITE_BYTES = 64 * 2 ** 20;
@@ -423,27 +393,4 @@ async function compareOutputs(
         return `output ${name}[${i}] is ${ys[i]}, the op gives ${xs[i]}`;
   }
   return undefined;
-}
-
-/** Median milliseconds per run of each session on `sample`, run alternately; undefined when one run takes over 20 ms. */
-async function timeSessions(
-  original: ort.InferenceSession,
-  candidate: ort.InferenceSession,
-  inputName: string,
-  sample: ort.Tensor,
-): Promise<{ original: number; candidate: number } | undefined> {
-  const feeds = { [inputName]: sample };
-  const once = async (session: ort.InferenceSession): Promise<number> => {
-    const start = performance.now();
-    await session.run(feeds);
-    return performance.now() - start;
-  };
-  if ((await once(original)) > 20 || (await once(candidate)) > 20) return undefined;
-  const times: { original: number[]; candidate: number[] } = { original: [], candidate: [] };
-  for (let i = 0; i < 9; i++) {
-    times.original.push(await once(original));
-    times.candidate.push(await once(candidate));
-  }
-  const median = (xs: number[]): number => xs.sort((p, q) => p - q)[xs.length >> 1]!;
-  return { original: median(times.original), candidate: median(times.candidate) };
 }

@@ -155,16 +155,16 @@ describe('openOnnxRuntime with unrollLstm', () => {
     }
   });
 
-  it('auto: logs the timing and which run sizes use the unrolled graph; outputs equal the op within 1e-6', async () => {
+  it('auto unrolls an LSTM whose inputs cannot be NaN, the same in every load; outputs equal the op within 1e-6', async () => {
     const { info, logger } = logs();
     const path = fixturePath('lstm/model.onnx');
     const auto = await openOnnxRuntime(path, { unrollLstm: 'auto', nanInputs: false, logger });
     const op = await openOnnxRuntime(path, { unrollLstm: 'never' });
     try {
-      const line = info.find((m) => m.includes('LSTM'))!;
-      expect(line).toMatch(/unrolled into 16 steps for runs of (any size|\d+ rows or more): [\d.]+ ms per 256 windows \(LSTM op [\d.]+\)|not faster/);
+      expect(info.join('\n')).toContain('LSTM /lstm/LSTM unrolled into 16 steps');
+      expect(auto.description).toContain('unrolled into 16 steps');
       expect(op.description).not.toContain('unrolled');
-      // both run sizes (below and above any crossing) give the op's outputs
+      // batch 1 and batch 256 give the op's outputs
       for (const rows of [1, 256]) {
         const input = Float32Array.from({ length: rows * 256 }, (_, i) => Math.cos(i * 0.37) * 2);
         const a = new Float64Array(rows);

@@ -13,24 +13,24 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
 const results = workerData.results;
-let sessions;
+let session;
 const fail = (id, error) =>
   (id < 0 ? parentPort : results).postMessage({ type: 'error', id, message: String(error && error.message ? error.message : error) });
-Promise.all(workerData.models.map((model) => ort.InferenceSession.create(model, workerData.sessionOptions))).then(
+ort.InferenceSession.create(workerData.model, workerData.sessionOptions).then(
   (created) => {
-    sessions = created;
+    session = created;
     parentPort.postMessage({ type: 'ready' });
   },
   (error) => fail(-1, error),
 );
 parentPort.on('message', (message) => {
   if (message.type === 'close') {
-    Promise.all((sessions || []).map((s) => s.release())).finally(() => process.exit(0));
+    Promise.resolve(session && session.release()).finally(() => process.exit(0));
     return;
   }
-  const { id, inputName, outputName, inputType, data, dims, session } = message;
+  const { id, inputName, outputName, inputType, data, dims } = message;
   const feeds = { [inputName]: new ort.Tensor(inputType, data, dims) };
-  sessions[session].run(feeds, [outputName]).then(
+  session.run(feeds, [outputName]).then(
     (result) => {
       const output = result[outputName];
       const values = output.data;
@@ -139,11 +139,11 @@ export class OnnxWorkerSession {
   }
 
   /**
-   * Starts the worker and a session for each of `models` (files, or models' bytes; runs name theirs by
-   * index); rejects with the session error (model_invalid), naming `modelPath`.
+   * Starts the worker and its session on `model` (a file, or a model's bytes); rejects with the session
+   * error (model_invalid), naming `modelPath`.
    */
   static start(
-    models: readonly (string | Uint8Array)[],
+    model: string | Uint8Array,
     sessionOptions: Record<string, unknown>,
     modelPath: string,
   ): Promise<OnnxWorkerSession> {
@@ -151,7 +151,7 @@ export class OnnxWorkerSession {
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { ortPath, models, sessionOptions, results: port2 },
+      workerData: { ortPath, model, sessionOptions, results: port2 },
       transferList: [port2],
     });
     return new Promise((resolve, reject) => {
@@ -176,9 +176,8 @@ export class OnnxWorkerSession {
   }
 
   /**
-   * Runs session `session` (an index into start's models) on `data`, whose buffer is transferred to
-   * the worker (do not reuse it). `callback` is called once, synchronously from the port's listener or
-   * from poll().
+   * Runs the session on `data`, whose buffer is transferred to the worker (do not reuse it).
+   * `callback` is called once, synchronously from the port's listener or from poll().
    */
   submit(
     inputName: string,
@@ -186,7 +185,6 @@ export class OnnxWorkerSession {
     inputType: 'float32' | 'float64',
     data: Float32Array | Float64Array,
     dims: readonly number[],
-    session: number,
     callback: RunCallback,
   ): void {
     if (this.failure !== undefined) {
@@ -200,7 +198,7 @@ export class OnnxWorkerSession {
       this.results.ref();
     }
     this.pending.set(id, callback);
-    this.worker.postMessage({ type: 'run', id, inputName, outputName, inputType, data, dims, session }, [data.buffer as ArrayBuffer]);
+    this.worker.postMessage({ type: 'run', id, inputName, outputName, inputType, data, dims }, [data.buffer as ArrayBuffer]);
   }
 
   async close(): Promise<void> {

@@ -291,13 +291,16 @@ async function lstmBatching(): Promise<LstmResult> {
   const windows = 1024;
   const input = new Float64Array(windows * 16 * 16);
   for (let i = 0; i < input.length; i++) input[i] = Math.sin(i * 0.37);
+  // the default (worker thread, the manifest's unrollLstm: auto) and, beside it, the LSTM op as exported
   const variants = [
-    ['lstm-return (worker thread)', 'lstm-return', true],
-    ['lstm-return (event loop)', 'lstm-return', false],
-    ['lstm-return-tfjs', 'lstm-return-tfjs', false],
+    ['lstm-return (worker thread)', 'lstm-return', true, 'auto'],
+    ['lstm-return (worker thread, unrollLstm never)', 'lstm-return', true, 'never'],
+    ['lstm-return (event loop)', 'lstm-return', false, 'auto'],
+    ['lstm-return (event loop, unrollLstm never)', 'lstm-return', false, 'never'],
+    ['lstm-return-tfjs', 'lstm-return-tfjs', false, 'auto'],
   ] as const;
-  for (const [label, folder, onnxWorker] of variants) {
-    const model = await openModel(join(ROOT, 'models', folder), { onnxWorker });
+  for (const [label, folder, onnxWorker, onnxUnrollLstm] of variants) {
+    const model = await openModel(join(ROOT, 'models', folder), { onnxWorker, onnxUnrollLstm });
     const runtime = model.runtime;
     const byBatch: Record<string, Measure> = {};
     for (const batch of [1, 256, 1024]) {

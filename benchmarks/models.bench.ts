@@ -622,7 +622,7 @@ async function main(): Promise<void> {
   process.stderr.write('LSTM batching …\n');
   const lstm = await lstmBatching();
   process.stderr.write('bar-close latency, 1,000 symbols …\n');
-  const latency = latencyRuns(QUICK ? 1 : 5);
+  const latency = latencyRuns(QUICK ? 1 : 9);
   const report: Report = { ...base, lightgbm, trees, lstm, latency };
   mkdirSync(join(ROOT, 'benchmarks/results'), { recursive: true });
   writeFileSync(join(ROOT, 'benchmarks/results/models.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -131,8 +131,9 @@ export const manifestSchema = z
          */
         workers: z.number().int().min(1).max(64).default(1),
         /**
-         * ONNX LSTM nodes rewritten into per-step ops at load when that gives the same outputs: `auto`
-         * keeps the faster graph (timed at load), `always` the rewritten one, `never` the LSTM op
+         * ONNX LSTM nodes rewritten into per-step ops at load, used when they give the op's outputs:
+         * `auto` for sequences of at most 64 steps that missing values cannot reach, `always` for any
+         * of at most 256 steps, `never` keeps the LSTM op (see onnx-runtime.ts)
          */
         unrollLstm: z.enum(['auto', 'always', 'never']).default('auto'),
       })

@@ -109,7 +109,7 @@ export class OnnxWorkerSession {
   }
 
   private answer(message: WorkerMessage): void {
-    if (message.input !== undefined && this.spare.length < SPARE_BUFFERS) this.spare.push(message.input);
+    if (message.input !== undefined) this.keepSpare(message.input);
     const callback = this.pending.get(message.id);
     if (callback === undefined) return;
     this.pending.delete(message.id);
@@ -119,6 +119,18 @@ export class OnnxWorkerSession {
     }
     if (message.type === 'result') callback(undefined, { data: message.data!, dims: message.dims! });
     else callback(new MlfpError('model_error', `onnxruntime worker: ${message.message ?? 'failed'}`), undefined);
+  }
+
+  /** Keeps a handed-back buffer; with the pool full, it replaces the smallest one when larger. */
+  private keepSpare(buffer: ArrayBuffer): void {
+    if (this.spare.length < SPARE_BUFFERS) {
+      this.spare.push(buffer);
+      return;
+    }
+    let smallest = 0;
+    for (let i = 1; i < this.spare.length; i++)
+      if (this.spare[i]!.byteLength < this.spare[smallest]!.byteLength) smallest = i;
+    if (buffer.byteLength > this.spare[smallest]!.byteLength) this.spare[smallest] = buffer;
   }
 
   /**

@@ -12,6 +12,12 @@ export const ERROR_CODES = [
   'bad_symbol',
   'duplicate_sequence',
   'late',
+  /** an event time too far ahead of its stream (or of the wall clock) that the stream never confirmed */
+  'future_time',
+  /** a Kafka message key that is not the tick's symbol (null key included) */
+  'key_mismatch',
+  /** a JSON object with the same member name twice (RFC 7493 I-JSON) */
+  'duplicate_member',
   'crossed_quote',
   'bad_json',
   'bad_encoding',

@@ -6,6 +6,7 @@ import type { SessionOptions } from '../bars/session-calendar.js';
 import { formatTime } from '../domain/time.js';
 import type { Bar, Timeframe } from '../domain/types.js';
 import { MlfpError } from '../errors.js';
+import { EventTimeGuard } from '../bars/event-time-guard.js';
 import { aggregateBars } from '../operators/aggregate-bars.js';
 import { validateTicks, type TickEnvelope } from '../operators/validate-ticks.js';
 import { CsvHeader, CsvWriter, csvField, csvNumber, readCsv } from '../streams/csv.js';
@@ -16,6 +17,10 @@ export interface BarsCommandOptions {
   output: string;
   timeframe: Timeframe;
   allowedLatenessMs: number;
+  /** bars.futureTime.toleranceMs of the engine (default 60,000) */
+  futureToleranceMs?: number;
+  /** bars.futureTime.confirmTicks of the engine (default 3) */
+  confirmTicks?: number;
   sessionTimezone?: string;
   sessionOpen?: string;
   sessionClose?: string;
@@ -76,8 +81,13 @@ export async function barsCommand(
   stderr: (text: string) => void,
 ): Promise<string> {
   let session: SessionOptions | undefined;
+  let guard: EventTimeGuard;
   try {
     session = sessionOf(options);
+    guard = new EventTimeGuard({
+      toleranceMs: options.futureToleranceMs,
+      confirmTicks: options.confirmTicks,
+    });
     // builds the aggregator once to validate the options (lateness range, session) before reading anything
     aggregateBars(
       { allowedLatenessMs: options.allowedLatenessMs, idleTimeoutMs: Infinity, session },
@@ -96,7 +106,7 @@ export async function barsCommand(
   let failure: unknown;
   const subscription = envelopes
     .pipe(
-      validateTicks({}, rejects),
+      validateTicks({ numbersAsStrings: true }, rejects, undefined, guard),
       aggregateBars(
         { allowedLatenessMs: options.allowedLatenessMs, idleTimeoutMs: Infinity, session },
         rejects,

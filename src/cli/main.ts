@@ -71,6 +71,18 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       nonNegativeInteger('--allowed-lateness-ms'),
       2_000,
     )
+    .option(
+      '--future-tolerance-ms <ms>',
+      'a tick more than this ahead of the stream is held until later ticks confirm its time',
+      nonNegativeInteger('--future-tolerance-ms'),
+      60_000,
+    )
+    .option(
+      '--confirm-ticks <n>',
+      'ticks that confirm (or contradict) a held tick before it is applied (or rejected as future_time)',
+      nonNegativeInteger('--confirm-ticks'),
+      3,
+    )
     .option('--session-timezone <zone>', 'daily bars follow a session in this IANA time zone (else UTC days)')
     .option('--session-open <HH:MM>', 'session open, local time (with --session-timezone)')
     .option('--session-close <HH:MM>', 'session close, local time (with --session-timezone)')
@@ -83,6 +95,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
           output: opts.output as string,
           timeframe: opts.timeframe as Timeframe,
           allowedLatenessMs: opts.allowedLatenessMs as number,
+          futureToleranceMs: opts.futureToleranceMs as number,
+          confirmTicks: opts.confirmTicks as number,
           sessionTimezone: opts.sessionTimezone as string | undefined,
           sessionOpen: opts.sessionOpen as string | undefined,
           sessionClose: opts.sessionClose as string | undefined,

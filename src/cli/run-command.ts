@@ -5,14 +5,12 @@
 // config names: graceful stop on the first signal (final snapshots and commits), immediate on the second.
 
 import type { Kafka } from 'kafkajs';
-import { map, type Observable } from 'rxjs';
 import { loadConfig } from '../config/load.js';
 import type { EngineConfig } from '../config/schema.js';
 import type { Prediction } from '../domain/types.js';
 import { isMlfpError } from '../errors.js';
 import { ModelRegistry } from '../models/registry.js';
 import type { ModelLogger } from '../models/runtime.js';
-import { Scorer } from '../models/scorer.js';
 import { OpsHttpServer } from '../monitoring/http-server.js';
 import { EngineMetrics, type DependencyState } from '../monitoring/metrics.js';
 import { EngineStats, ProgressReporter } from '../monitoring/stats.js';
@@ -26,7 +24,7 @@ import type { BarHistory, OutputBatch, Sink, SinkHealth, SnapshotStore } from '.
 import { KafkaEngine } from '../streams/engine.js';
 import type { EngineEvent } from '../streams/engine-events.js';
 import { createKafkaClient } from '../streams/kafka-client.js';
-import { envelopeOf, scoredGraph, StreamState, tickGraph } from '../streams/pipeline.js';
+import { LocalEngine } from '../streams/local-engine.js';
 import { ScoringStage } from '../streams/scoring-stage.js';
 import { syntheticTicks } from '../streams/synthetic-market.js';
 import type { CliIo } from './main.js';
@@ -76,10 +74,19 @@ export function stderrLogger(io: CliIo, level: EngineConfig['log']['level']): Mo
   };
 }
 
-/** "lgbm-return@1.0.0 AAPL 0.0012 | xgb-direction@1.0.0 MSFT up (p 0.53)" */
-export function describePredictions(latest: ReadonlyMap<string, Prediction>): string {
+/**
+ * "latest: lgbm-return@1.0.0 AAPL 0.0012 | xgb-direction@1.0.0 AAPL up (p 0.53)": each model's latest
+ * prediction for one symbol; `turn` (the progress line's number) rotates through the symbols it has scored,
+ * in the order first seen (a whole timeframe's bars close at once, so "the newest" would always be the last).
+ */
+export function describePredictions(
+  latest: ReadonlyMap<string, ReadonlyMap<string, Prediction>>,
+  turn: number,
+): string {
   const parts: string[] = [];
-  for (const [model, p] of latest) {
+  for (const [model, bySymbol] of latest) {
+    const p = [...bySymbol.values()][turn % Math.max(bySymbol.size, 1)];
+    if (p === undefined) continue;
     const label = p.output.label;
     const shown =
       label !== undefined
@@ -129,55 +136,94 @@ export async function runEmbedded(config: EngineConfig, io: CliIo): Promise<numb
   const stats = new EngineStats(Date.now());
   const progress = new ProgressReporter(stats, Date.now());
   const store = new MemoryStore();
-  const state = new StreamState({ bars: config.bars });
   const metrics = new EngineMetrics(stats);
-  metrics.addHealthCheck({ name: 'source:synthetic', status: () => ({ state: 'up' }) });
   const models = await openModels(config, logger);
   const http = await startHttp(config, metrics, io);
   io.stderr(
     `mlfp: embedded run: synthetic market, ${config.synthetic.symbols.length} symbols, seed ${config.synthetic.seed}` +
       `${config.synthetic.maxTicks > 0 ? `, ${config.synthetic.maxTicks} ticks` : ', until Ctrl-C'}\n`,
   );
-  const vectors = tickGraph(syntheticTicks(config.synthetic).pipe(map(envelopeOf())), state, store, stats);
-  const graph: Observable<unknown> =
-    models === undefined
-      ? vectors
-      : scoredGraph(
-          vectors,
-          new Scorer(models.registry, { maxRunRows: config.models.maxBatchSize }),
-          { maxBatchSize: config.models.maxBatchSize, maxWaitMs: config.models.maxWaitMs },
-          store,
-          stats,
-        );
-
-  const code = await new Promise<number>((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    const line = (): string => progress.line(Date.now(), describePredictions(store.latestByModel));
-    const finish = (exitCode: number, why: string): void => {
-      if (timer !== undefined) clearInterval(timer);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      io.stdout(`${line()}\n`);
-      io.stderr(`mlfp: stopped (${why})\n`);
-      resolve(exitCode);
-    };
-    const subscription = graph.subscribe({
-      error: (error: unknown) => {
-        if (http !== undefined) http.failure = (error as Error)?.message ?? String(error);
-        io.stderr(`mlfp: engine failed: ${(error as Error)?.stack ?? String(error)}\n`);
-        finish(1, 'error');
+  // the same partition worker and delivery as a Kafka partition, into the in-memory store
+  const sink = new LocalStoreSink(store);
+  const threshold = levelRank(config.log.level);
+  const engine = new LocalEngine({
+    input: syntheticTicks(config.synthetic),
+    sinks: [sink],
+    stats,
+    delivery: config.delivery,
+    bars: config.bars,
+    worker: {
+      // no bars.maxClockSkewMs: the synthetic market's event time runs ahead of the wall clock by design
+      validator: { numbersAsStrings: config.validation.numbersAsStrings },
+      dataQuality: config.dataQuality,
+      onDataQualityAlert: (alert) => {
+        const level = alert.state === 'firing' ? 'warn' : 'info';
+        if (levelRank(level) >= threshold)
+          io.stderr(`mlfp: [${level}] partition.data_quality: ${alert.message}\n`);
       },
-      complete: () => finish(0, 'input complete'),
-    });
-    function onSignal(signal: NodeJS.Signals): void {
-      subscription.unsubscribe();
-      finish(0, signal);
-    }
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    if (config.progress.intervalMs > 0)
-      timer = setInterval(() => io.stdout(`${line()}\n`), config.progress.intervalMs);
+    },
+    createStage:
+      models === undefined
+        ? undefined
+        : () =>
+            new ScoringStage(models.registry, {
+              maxBatchSize: config.models.maxBatchSize,
+              maxWaitMs: config.models.maxWaitMs,
+            }),
+    onEvent: (event) => {
+      if (levelRank(event.level) >= threshold)
+        io.stderr(`mlfp: [${event.level}] ${event.type}: ${event.message}\n`);
+    },
   });
+  metrics.addHealthCheck({
+    name: 'source:synthetic',
+    status: () => {
+      const degraded = engine.quality.describe();
+      return degraded === undefined
+        ? { state: 'up' }
+        : { state: 'degraded', detail: `input degraded: ${degraded}` };
+    },
+  });
+  metrics.addHealthCheck({
+    name: `sink:${sink.name}`,
+    status: () => {
+      const health = sink.health();
+      return {
+        state: toDependencyState(health.state),
+        values: { pending_records: engine.delivery.pendingRecords, retries: health.retries },
+      };
+    },
+  });
+
+  let turn = 0;
+  const line = (): string => progress.line(Date.now(), describePredictions(store.latestByModel, turn++));
+  let timer: NodeJS.Timeout | undefined;
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stoppedBy = signal;
+    engine.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  if (config.progress.intervalMs > 0)
+    timer = setInterval(() => io.stdout(`${line()}\n`), config.progress.intervalMs);
+  let code = 0;
+  let why: string;
+  try {
+    const end = await engine.run();
+    why = end === 'complete' ? 'input complete' : (stoppedBy ?? 'stopped');
+  } catch (error) {
+    if (http !== undefined) http.failure = (error as Error)?.message ?? String(error);
+    io.stderr(`mlfp: engine failed: ${(error as Error)?.stack ?? String(error)}\n`);
+    code = 1;
+    why = 'error';
+  } finally {
+    if (timer !== undefined) clearInterval(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  io.stdout(`${line()}\n`);
+  io.stderr(`mlfp: stopped (${why})\n`);
   models?.stopWatching();
   await models?.registry.close();
   await http?.close();
@@ -279,7 +325,9 @@ export async function runKafka(config: EngineConfig, io: CliIo, deps: RunDepende
           health.state === 'running'
             ? health.paused || health.waitingFor !== undefined
               ? 'retrying'
-              : 'up'
+              : health.degraded.length > 0
+                ? 'degraded'
+                : 'up'
             : health.state === 'failed'
               ? 'down'
               : 'starting',
@@ -287,7 +335,9 @@ export async function runKafka(config: EngineConfig, io: CliIo, deps: RunDepende
           ? 'paused: outputs are behind (backpressure)'
           : health.waitingFor !== undefined
             ? `paused: waiting for ${health.waitingFor}`
-            : health.error,
+            : health.degraded.length > 0
+              ? `input degraded: ${health.degraded.map((d) => `partition ${d.partition}: ${d.detail}`).join('; ')}`
+              : health.error,
         values: { lag, pending_records: health.pendingRecords, partitions: health.partitions.length },
       };
     },

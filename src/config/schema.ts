@@ -48,6 +48,41 @@ export const barsSchema = z.strictObject({
   idleTimeoutMs: z.number().int().min(100).max(86_400_000).default(5_000),
   /** daily bars follow this session; absent = UTC days (24/7 markets) */
   session: sessionSchema.optional(),
+  /** ticks far ahead of their stream are held until the stream confirms their time (src/bars/event-time-guard.ts) */
+  futureTime: z
+    .strictObject({
+      /** a tick more than this ahead of its stream's newest accepted time is held, not applied */
+      toleranceMs: z.number().int().min(0).max(86_400_000).default(60_000),
+      /** a held tick is applied once this many ticks (itself included) at or after its time − toleranceMs arrived from 2+ symbols (or 4× as many from one); rejected as future_time once as many arrived behind it */
+      confirmTicks: z.number().int().min(2).max(1_000).default(3),
+      /** most ticks held at once per stream; past it the oldest is rejected as future_time */
+      maxHeldTicks: z.number().int().min(1).max(100_000).default(256),
+    })
+    .prefault({}),
+  /** reject ticks more than this ahead of the wall clock as future_time (live Kafka use); absent = off (replays) */
+  maxClockSkewMs: z.number().int().min(0).max(31_536_000_000).optional(),
+});
+
+/** how strictly input messages are held to the documented contract; each relaxation is logged at start */
+export const validationSchema = z.strictObject({
+  /** the Kafka key must equal the tick's symbol (null key included): a symbol's state lives in one partition */
+  keyMustEqualSymbol: z.boolean().default(true),
+  /** accept "170.5" for a number in JSON/Avro ticks (CSV input is text and always accepts it) */
+  numbersAsStrings: z.boolean().default(false),
+  /** reject JSON objects that name a member twice (RFC 7493); false = the last value wins, as JSON.parse does */
+  rejectDuplicateMembers: z.boolean().default(true),
+  /** reject a message that starts with a UTF-8 byte-order mark (RFC 8259 §8.1); false = strip it */
+  rejectByteOrderMark: z.boolean().default(true),
+});
+
+/** per-stream data quality: a reject reason's share of a window of records past its bound degrades /readyz and fires a system alert */
+export const dataQualitySchema = z.strictObject({
+  /** records per window (tumbling, per stream: a Kafka partition or the embedded feed) */
+  windowRecords: z.number().int().min(10).max(10_000_000).default(1_000),
+  /** a reason's share of a window at or above which the stream is degraded (0..1) */
+  maxShare: z.number().min(0).max(1).default(0.05),
+  /** per-reason bounds overriding maxShare, e.g. {"late": 0.01} */
+  maxShareByReason: z.record(z.string(), z.number().min(0).max(1)).default({}),
 });
 
 /** capped exponential backoff of a sink while its service is away (src/sinks/retrier.ts) */
@@ -355,6 +390,8 @@ export const engineConfigSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .default({ level: 'info' }),
+    validation: validationSchema.prefault({}),
+    dataQuality: dataQualitySchema.prefault({}),
     kafka: kafkaSchema.default(kafkaSchema.parse({})),
     snapshots: snapshotsSchema.default(snapshotsSchema.parse({})),
     delivery: deliverySchema.default(deliverySchema.parse({})),
@@ -424,6 +461,8 @@ export const engineConfigSchema = z
 export type EngineConfig = z.infer<typeof engineConfigSchema>;
 export type SessionConfig = z.infer<typeof sessionSchema>;
 export type BarsConfig = z.infer<typeof barsSchema>;
+export type ValidationConfig = z.infer<typeof validationSchema>;
+export type DataQualityConfig = z.infer<typeof dataQualitySchema>;
 export type SyntheticConfig = z.infer<typeof syntheticSchema>;
 export type RetryConfig = z.infer<typeof retrySchema>;
 export type TlsConfig = z.infer<typeof tlsSchema>;

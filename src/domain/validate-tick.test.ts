@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, MlfpError } from '../errors.js';
 import type { DeadLetter, Tick } from './types.js';
-import { DEFAULT_SYMBOL_PATTERN, isDeadLetter, TickValidator } from './validate-tick.js';
+import {
+  DEFAULT_SYMBOL_PATTERN,
+  isDeadLetter,
+  keyMatchesSymbol,
+  keyMismatchLetter,
+  TickValidator,
+} from './validate-tick.js';
 
 const T0 = Date.UTC(2024, 2, 4, 14, 30);
 const good = { symbol: 'AAPL', ts: T0, price: 171.32, size: 100 };
@@ -179,7 +185,7 @@ describe('TickValidator rejects with a reason, field and value', () => {
     const validator = new TickValidator({ maxFutureMs: 1000, now: () => T0 });
     expect(isDeadLetter(validator.validate({ ...good, ts: T0 + 1000 }))).toBe(false);
     expect(letterOf(validator.validate({ ...good, ts: T0 + 1001 }))).toMatchObject({
-      reason: 'bad_time',
+      reason: 'future_time',
       field: 'ts',
     });
   });
@@ -264,50 +270,193 @@ describe('TickValidator options', () => {
   });
 });
 
-describe('TickValidator properties', () => {
-  it('never throws on arbitrary values, and returns either a valid tick or a coded dead letter', () => {
-    const validator = new TickValidator();
-    const field = fc.oneof(
-      fc.anything(),
-      fc.double(),
-      fc.string(),
-      fc.constantFrom('NaN', '1e999', '', ' ', '-0', '0x1', '2024-03-04T14:30:00Z'),
-    );
-    const tickish = fc.record(
-      {
-        symbol: fc.oneof(fc.constantFrom('AAPL', 'BTC-USD', 'aapl', ''), field),
-        ts: fc.oneof(fc.integer({ min: -10, max: 8e12 }), field),
-        price: fc.oneof(fc.double(), field),
-        size: fc.oneof(fc.double(), field),
-        bid: field,
-        ask: field,
-        exchange: field,
-        seq: fc.oneof(fc.integer(), field),
-        __proto__: field,
-      },
-      { requiredKeys: [] },
-    );
-    fc.assert(
-      fc.property(
-        fc.oneof(fc.anything({ withNullPrototype: true, withMap: true, withSet: true }), tickish),
-        (input) => {
-          const result = validator.validate(input);
-          if (isDeadLetter(result)) {
-            expect(ERROR_CODES).toContain(result.reason);
-            expect(typeof result.message).toBe('string');
-          } else {
-            expect(DEFAULT_SYMBOL_PATTERN.test(result.symbol)).toBe(true);
-            expect(Number.isInteger(result.ts)).toBe(true);
-            expect(result.price).toBeGreaterThan(0);
-            expect(Number.isFinite(result.price)).toBe(true);
-            expect(result.size).toBeGreaterThanOrEqual(0);
-            expect(Number.isFinite(result.size)).toBe(true);
-          }
-        },
-      ),
-      { numRuns: 2000 },
+describe('TickValidator with numbersAsStrings false (JSON and Avro ticks)', () => {
+  const strict = new TickValidator({ numbersAsStrings: false });
+
+  it.each([
+    ['price "170.5"', { ...good, price: '170.5' }, 'price'],
+    ['size "100"', { ...good, size: '100' }, 'size'],
+    ['bid "171.3"', { ...good, bid: '171.3' }, 'bid'],
+    ['ask "171.4"', { ...good, ask: '171.4' }, 'ask'],
+    ['seq "7"', { ...good, seq: '7' }, 'seq'],
+    ['ts as a digit string', { ...good, ts: String(T0) }, 'ts'],
+    ['ts as a padded decimal string', { ...good, ts: ` ${T0}.5 ` }, 'ts'],
+    ['price "NaN" (a string before it is a number)', { ...good, price: 'NaN' }, 'price'],
+    ['size "-Infinity"', { ...good, size: '-Infinity' }, 'size'],
+    ['price "0x1f"', { ...good, price: '0x1f' }, 'price'],
+  ])('rejects %s as wrong_type', (_name, input, field) => {
+    const letter = letterOf(strict.validate(input));
+    expect(letter).toMatchObject({ reason: 'wrong_type', field });
+    if (field !== 'ts') expect(letter.message).toMatch(/numbersAsStrings/);
+  });
+
+  it('still accepts JSON numbers, ISO-8601 ts strings, and treats blank strings as absent', () => {
+    expect(
+      tickOf(strict.validate({ ...good, ts: '2024-03-04T14:30:00Z', bid: 171.3, seq: 1 })),
+    ).toMatchObject({
+      ts: T0,
+      price: 171.32,
+      bid: 171.3,
+      seq: 1,
+    });
+    expect(tickOf(strict.validate({ ...good, bid: '', ask: ' ' })).bid).toBeUndefined();
+    expect(letterOf(strict.validate({ ...good, price: '' }))).toMatchObject({
+      reason: 'missing_field',
+      field: 'price',
+    });
+    expect(letterOf(strict.validate({ ...good, ts: 'yesterday' })).reason).toBe('bad_time');
+  });
+
+  it('accepts the same strings by default (CSV rows are text)', () => {
+    const lenient = new TickValidator();
+    expect(
+      tickOf(lenient.validate({ ...good, ts: String(T0), price: '170.5', size: '100', seq: '7' })),
+    ).toMatchObject({ ts: T0, price: 170.5, size: 100, seq: 7 });
+    expect(letterOf(lenient.validate({ ...good, price: 'NaN' })).reason).toBe('not_finite');
+  });
+
+  it('rejects a numbersAsStrings that is not a boolean', () => {
+    expect(() => new TickValidator({ numbersAsStrings: 'no' as unknown as boolean })).toThrow(
+      expect.objectContaining({ code: 'config_invalid' }),
     );
   });
+});
+
+describe('Kafka key = symbol', () => {
+  const ascii = (text: string) => Uint8Array.from(text, (char) => char.charCodeAt(0));
+
+  it.each([
+    ['the symbol as a Buffer', Buffer.from('AAPL'), true],
+    ['the symbol as a Uint8Array', ascii('AAPL'), true],
+    ['the symbol inside a larger buffer', Buffer.from('xAAPLx').subarray(1, 5), true],
+    ['a null key', null, false],
+    ['no key', undefined, false],
+    ['another key', Buffer.from('other_key'), false],
+    ['the symbol in lower case', Buffer.from('aapl'), false],
+    ['the symbol padded', Buffer.from(' AAPL'), false],
+    ['the symbol with a trailing space', Buffer.from('AAPL '), false],
+    ['a prefix of the symbol', Buffer.from('AAP'), false],
+    ['an empty key', Buffer.alloc(0), false],
+  ])('keyMatchesSymbol: %s → %s', (_name, key, matches) => {
+    expect(keyMatchesSymbol(key, 'AAPL')).toBe(matches);
+  });
+
+  it('compares the UTF-8 bytes of a non-ASCII symbol (custom patterns)', () => {
+    expect(keyMatchesSymbol(Buffer.from('ÉTÉ'), 'ÉTÉ')).toBe(true);
+    expect(keyMatchesSymbol(Buffer.from('ÉTÉ', 'latin1'), 'ÉTÉ')).toBe(false);
+    expect(keyMatchesSymbol(Buffer.from('ÉTÉ'), 'ETE')).toBe(false);
+  });
+
+  it('keyMatchesSymbol agrees with comparing UTF-8 encodings (property)', () => {
+    const text = fc.oneof(
+      fc.constantFrom('AAPL', 'BTC-USD', 'aapl', ' AAPL', ''),
+      fc.string({ maxLength: 8 }),
+    );
+    fc.assert(
+      fc.property(text, text, (keyText, symbol) => {
+        const key = Buffer.from(keyText);
+        expect(keyMatchesSymbol(key, symbol)).toBe(key.equals(Buffer.from(symbol)));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('keyMismatchLetter names the key, bounded, and the symbol', () => {
+    const source = { topic: 'market.ticks', partition: 2, offset: '7' };
+    expect(keyMismatchLetter(null, 'AAPL', source)).toMatchObject({
+      reason: 'key_mismatch',
+      field: 'key',
+      value: 'null',
+      source,
+    });
+    expect(keyMismatchLetter(null, 'AAPL').message).toMatch(/no key.*"AAPL"/);
+    const other = keyMismatchLetter(Buffer.from('other_key'), 'AAPL');
+    expect(other).toMatchObject({ reason: 'key_mismatch', field: 'key', value: '"other_key"' });
+    expect(other.message).toMatch(/"AAPL"/);
+    expect(other.source).toBeUndefined();
+    const huge = keyMismatchLetter(Buffer.alloc(1_000_000, 0x41), 'AAPL');
+    expect(huge.value!.length).toBeLessThanOrEqual(201);
+    expect(huge.value!.endsWith('…')).toBe(true);
+    expect(keyMismatchLetter(Buffer.from([0xff, 0x41]), 'A').value).toBe('"\uFFFDA"');
+  });
+
+  it('validate() checks a given key after every field and before the seq is remembered', () => {
+    const validator = new TickValidator();
+    const source = { topic: 'market.ticks', partition: 0, offset: '1' };
+    expect(tickOf(validator.validate(good, source, Buffer.from('AAPL'))).symbol).toBe('AAPL');
+    expect(tickOf(validator.validate(good, source))).toBeDefined(); // no key given: no check (CSV)
+    expect(letterOf(validator.validate(good, source, null))).toMatchObject({
+      reason: 'key_mismatch',
+      field: 'key',
+      value: 'null',
+      source,
+    });
+    expect(letterOf(validator.validate({ ...good, price: 0 }, source, null)).reason).toBe(
+      'non_positive_price',
+    );
+    expect(letterOf(validator.validate({ ...good, symbol: 'aapl' }, source, null)).reason).toBe('bad_symbol');
+    expect(letterOf(validator.validate({ ...good, seq: 5 }, source, Buffer.from('MSFT'))).reason).toBe(
+      'key_mismatch',
+    );
+    expect(tickOf(validator.validate({ ...good, seq: 5 }, source, Buffer.from('AAPL'))).seq).toBe(5);
+  });
+});
+
+describe('TickValidator properties', () => {
+  it.each([
+    ['numbers as strings accepted', true],
+    ['numbers as strings refused', false],
+  ])(
+    'never throws on arbitrary values, and returns either a valid tick or a coded dead letter (%s)',
+    (_name, numbersAsStrings) => {
+      const validator = new TickValidator({ numbersAsStrings });
+      const field = fc.oneof(
+        fc.anything(),
+        fc.double(),
+        fc.string(),
+        fc.constantFrom('NaN', '1e999', '', ' ', '-0', '0x1', '2024-03-04T14:30:00Z'),
+      );
+      const tickish = fc.record(
+        {
+          symbol: fc.oneof(fc.constantFrom('AAPL', 'BTC-USD', 'aapl', ''), field),
+          ts: fc.oneof(fc.integer({ min: -10, max: 8e12 }), field),
+          price: fc.oneof(fc.double(), field),
+          size: fc.oneof(fc.double(), field),
+          bid: field,
+          ask: field,
+          exchange: field,
+          seq: fc.oneof(fc.integer(), field),
+          __proto__: field,
+        },
+        { requiredKeys: [] },
+      );
+      fc.assert(
+        fc.property(
+          fc.oneof(fc.anything({ withNullPrototype: true, withMap: true, withSet: true }), tickish),
+          (input) => {
+            const result = validator.validate(input);
+            if (isDeadLetter(result)) {
+              expect(ERROR_CODES).toContain(result.reason);
+              expect(typeof result.message).toBe('string');
+            } else {
+              expect(DEFAULT_SYMBOL_PATTERN.test(result.symbol)).toBe(true);
+              expect(Number.isInteger(result.ts)).toBe(true);
+              expect(result.price).toBeGreaterThan(0);
+              expect(Number.isFinite(result.price)).toBe(true);
+              expect(result.size).toBeGreaterThanOrEqual(0);
+              expect(Number.isFinite(result.size)).toBe(true);
+              if (!numbersAsStrings) {
+                const record = input as Record<string, unknown>;
+                for (const field of ['price', 'size', 'bid', 'ask', 'seq'])
+                  expect(typeof record[field] === 'string' && record[field].trim() !== '').toBe(false);
+              }
+            }
+          },
+        ),
+        { numRuns: 2000 },
+      );
+    },
+  );
 
   it('the hand-written symbol scan accepts exactly the default pattern', () => {
     const validator = new TickValidator();

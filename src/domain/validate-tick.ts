@@ -5,16 +5,21 @@
 //             read, the object is never copied or enumerated, extra keys (`__proto__` included) are ignored
 //   symbol    required string matching `symbolPattern` (bad_symbol)
 //   ts        required: epoch ms number, digit string or ISO-8601 (parseTime); bad_time outside 1970..2200
-//   price     required number or numeric string, finite (not_finite), > 0 (non_positive_price)
+//   price     required number (or numeric string, see below), finite (not_finite), > 0 (non_positive_price)
 //   size      required, finite, >= 0 (negative_size); 0 is allowed (some feeds print zero-size trades)
 //   bid, ask  optional (undefined, null, '' or blanks = absent); when present finite and > 0
 //   exchange  optional string matching `exchangePattern` (bad_symbol, field exchange)
 //   seq       optional non-negative safe integer (wrong_type otherwise)
 //   then      crossed_quote when bid > ask (locked bid = ask is fine), unless allowCrossedQuotes;
-//             bad_time when ts > now() + maxFutureMs (only if maxFutureMs is set);
+//             future_time when ts > now() + maxFutureMs (only if maxFutureMs is set: bars.maxClockSkewMs);
+//             key_mismatch when a Kafka key was passed and is not the symbol's bytes (keyMatchesSymbol);
 //             duplicate_sequence when seq <= the last accepted seq of the same (exchange, symbol).
-// Numbers given as strings use a plain decimal grammar: [blanks][+-]digits[.digits][(e|E)[+-]digits][blanks]
-// or [+-].digits...; "NaN", "Infinity", "inf" (any case, signed) are not_finite; anything else is wrong_type.
+// Numbers as strings: with numbersAsStrings (the default, for CSV text rows) price, size, bid, ask and seq
+// may be strings in a plain decimal grammar: [blanks][+-]digits[.digits][(e|E)[+-]digits][blanks] or
+// [+-].digits...; "NaN", "Infinity", "inf" (any case, signed) are not_finite; anything else is wrong_type.
+// With numbersAsStrings false (JSON/Avro ticks: config validation.numbersAsStrings) every non-blank string
+// there is wrong_type before it is read ("NaN" included), and so is a ts string that reads as a number
+// ("1709562600123"); ISO-8601 ts strings stay valid. Blank strings still mean absent (missing_field).
 // Caveat: a getter or Proxy that throws will throw through validate(): JSON.parse and CSV rows cannot
 // contain either, and a try/catch here would also hide our own bugs.
 
@@ -32,7 +37,7 @@ export interface TickValidatorOptions {
   maxSymbolLength?: number;
   /** Exchanges must match it (default DEFAULT_EXCHANGE_PATTERN: case-insensitive, 1..32 characters). */
   exchangePattern?: RegExp;
-  /** Reject ticks whose ts is more than this ahead of now() (bad_time). Default: no such check (replays). */
+  /** Reject ticks whose ts is more than this ahead of now() (future_time). Default: no such check (replays). */
   maxFutureMs?: number;
   /** Wall clock for maxFutureMs, epoch ms (default Date.now); the operator passes its scheduler's now(). */
   now?: () => number;
@@ -40,6 +45,11 @@ export interface TickValidatorOptions {
   allowCrossedQuotes?: boolean;
   /** Most (exchange, symbol) keys remembered for duplicate detection (default 1,000,000); past it the oldest key of the same exchange is forgotten. */
   maxSequenceKeys?: number;
+  /**
+   * Accept numeric strings ("170.5") for price, size, bid, ask, seq and digit strings for ts. Default true:
+   * CSV rows are text. The Kafka engine passes config validation.numbersAsStrings (default false).
+   */
+  numbersAsStrings?: boolean;
 }
 
 /** Versioned plain-JSON state of a TickValidator: the last accepted seq per (exchange, symbol). */
@@ -65,6 +75,7 @@ export class TickValidator {
   private readonly now: () => number;
   private readonly allowCrossedQuotes: boolean;
   private readonly maxSequenceKeys: number;
+  private readonly numbersAsStrings: boolean;
   /** exchange ('' when absent) -> symbol -> last accepted seq */
   private sequences = new Map<string, Map<string, number>>();
   private sequenceKeyCount = 0;
@@ -90,10 +101,23 @@ export class TickValidator {
     this.now = options.now ?? Date.now;
     this.allowCrossedQuotes = options.allowCrossedQuotes ?? false;
     this.maxSequenceKeys = checkInteger('maxSequenceKeys', options.maxSequenceKeys ?? 1_000_000, 1, 2 ** 31);
+    const numbersAsStrings = options.numbersAsStrings ?? true;
+    if (typeof numbersAsStrings !== 'boolean')
+      throw new MlfpError('config_invalid', 'numbersAsStrings must be a boolean', {
+        field: 'numbersAsStrings',
+        value: numbersAsStrings,
+      });
+    this.numbersAsStrings = numbersAsStrings;
   }
 
-  /** Returns a Tick, or a DeadLetter (see isDeadLetter) naming the first problem. Never throws for data. */
-  validate(input: unknown, source?: SourceRef): Tick | DeadLetter {
+  /**
+   * Returns a Tick, or a DeadLetter (see isDeadLetter) naming the first problem. Never throws for data.
+   * `key`: the Kafka message key when it must equal the symbol (config validation.keyMustEqualSymbol), null
+   * for a message without a key; leave it undefined to skip the check (CSV, or the check turned off). It is
+   * checked after every field, so a malformed message keeps its own reason, and before the seq is
+   * remembered, so a mis-keyed tick cannot make the correctly keyed one with its seq a duplicate.
+   */
+  validate(input: unknown, source?: SourceRef, key?: Buffer | Uint8Array | null): Tick | DeadLetter {
     if (typeof input !== 'object' || input === null) {
       return this.reject(
         'wrong_type',
@@ -129,6 +153,8 @@ export class TickValidator {
 
     const tsValue = record.ts;
     if (isAbsent(tsValue)) return this.missing('ts', tsValue, source);
+    if (!this.numbersAsStrings && typeof tsValue === 'string' && isNumericText(tsValue))
+      return this.wrongType('ts', tsValue, source, 'epoch ms as a number or an ISO-8601 string');
     const ts = parseTime(tsValue);
     if (ts !== ts) return this.badTime(tsValue, source);
 
@@ -187,13 +213,15 @@ export class TickValidator {
       const nowMs = this.now();
       if (ts > nowMs + this.maxFutureMs)
         return this.reject(
-          'bad_time',
+          'future_time',
           'ts',
           tsValue,
           source,
-          `ts is ${ts - nowMs} ms in the future (maxFutureMs ${this.maxFutureMs})`,
+          `ts is ${ts - nowMs} ms ahead of the wall clock (bars.maxClockSkewMs ${this.maxFutureMs})`,
         );
     }
+    if (key !== undefined && !keyMatchesSymbol(key, symbolValue))
+      return keyMismatchLetter(key, symbolValue, source);
     if (seq !== undefined && !this.acceptSequence(exchange ?? NO_EXCHANGE, symbolValue, seq)) {
       return this.reject(
         'duplicate_sequence',
@@ -294,6 +322,10 @@ export class TickValidator {
 
   /** A finite number from a number or numeric string; NaN (with numberProblem set) when unusable. */
   private toNumber(value: unknown): number {
+    if (!this.numbersAsStrings && typeof value === 'string' && !isAbsent(value)) {
+      this.numberProblem = 'wrong_type';
+      return Number.NaN;
+    }
     const result = readNumber(value);
     if (typeof result === 'number') return result;
     this.numberProblem = result;
@@ -305,7 +337,12 @@ export class TickValidator {
     if (problem === 'missing_field') return this.missing(field, value, source);
     if (problem === 'not_finite')
       return this.reject('not_finite', field, value, source, `${field} must be finite`);
-    return this.wrongType(field, value, source, 'a number or a numeric string');
+    return this.wrongType(
+      field,
+      value,
+      source,
+      this.numbersAsStrings ? 'a number or a numeric string' : 'a JSON number (numbersAsStrings is off)',
+    );
   }
 
   private badTime(value: unknown, source: SourceRef | undefined): DeadLetter {
@@ -375,6 +412,53 @@ export function readNumber(value: unknown): number | NumberProblem {
   return value === undefined || value === null ? 'missing_field' : 'wrong_type';
 }
 
+/**
+ * True when the Kafka message key is exactly the symbol (its UTF-8 bytes; symbols are ASCII by the default
+ * pattern, compared byte by byte without allocating). A null or absent key never matches; nor do "aapl"
+ * for "AAPL" or " AAPL".
+ */
+export function keyMatchesSymbol(key: Buffer | Uint8Array | null | undefined, symbol: string): boolean {
+  if (key === null || key === undefined) return false;
+  const length = symbol.length;
+  if (key.length < length) return false; // UTF-8 never has fewer bytes than UTF-16 code units
+  for (let index = 0; index < length; index++) {
+    const code = symbol.charCodeAt(index);
+    if (code > 0x7f) return Buffer.from(symbol, 'utf8').equals(key); // a custom non-ASCII pattern: rare
+    if (key[index] !== code) return false;
+  }
+  return key.length === length;
+}
+
+/** The dead letter of a tick whose Kafka key is not its symbol: key_mismatch, field key, value the key (null for none). */
+export function keyMismatchLetter(
+  key: Buffer | Uint8Array | null | undefined,
+  symbol: string,
+  source?: SourceRef,
+): DeadLetter {
+  const shownSymbol = describeBounded(symbol);
+  const letter: DeadLetter = {
+    reason: 'key_mismatch',
+    field: 'key',
+    value: describeKey(key),
+    message:
+      key === null || key === undefined
+        ? `message has no key; the key must be the tick's symbol ${shownSymbol}`
+        : `message key is not the tick's symbol ${shownSymbol} (a symbol's ticks must share one partition)`,
+  };
+  if (source !== undefined) letter.source = source;
+  return letter;
+}
+
+/** A key as text for a dead letter: "null", or its first 200 bytes as a JSON string (invalid UTF-8 as U+FFFD). */
+function describeKey(key: Buffer | Uint8Array | null | undefined): string {
+  if (key === null || key === undefined) return 'null';
+  const text = LENIENT_UTF8.decode(key.subarray(0, MAX_DESCRIBED_CHARS));
+  const shown = describeBounded(text);
+  return key.length > MAX_DESCRIBED_CHARS && !shown.endsWith('…') ? `${shown}…` : shown;
+}
+
+const LENIENT_UTF8 = new TextDecoder('utf-8');
+
 /** undefined, null, '' and blank strings mean "not given" (CSV leaves empty cells). */
 export function isAbsent(value: unknown): boolean {
   if (value === undefined || value === null) return true;
@@ -384,6 +468,11 @@ export function isAbsent(value: unknown): boolean {
     if (code !== 32 && code !== 9) return false;
   }
   return true;
+}
+
+/** A string that reads as a number (the decimal grammar below), checked only up to 64 characters. */
+function isNumericText(text: string): boolean {
+  return text.length <= MAX_NUMBER_CHARS && isDecimal(text);
 }
 
 /** [blanks][+-](digits[.digits*] | .digits)[(e|E)[+-]digits][blanks], by char codes. */

@@ -23,7 +23,7 @@ describe('operational HTTP endpoint', () => {
     stats.reject('bad_json');
     stats.reject('late');
     stats.bars['5m'] = 7;
-    stats.prediction('lgbm');
+    stats.prediction({ model: 'lgbm', latencyMs: 2 });
     const response = await fetch(`${base}/metrics`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/text\/plain/);

@@ -1,5 +1,6 @@
 // Prometheus metrics (prom-client), owned here. Hot-path counters live in EngineStats as plain numbers; the
-// metrics below read them at scrape time (collect callbacks), so counting costs nothing per event.
+// metrics below read them at scrape time (collect callbacks), so counting costs nothing per event. The two
+// histograms are connected to EngineStats.timings and observed per prediction and per sink write.
 // Components with health (sinks, the Kafka source) register a HealthCheck; /readyz and the
 // mlfp_dependency_up gauge read those.
 
@@ -7,7 +8,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { TIMEFRAMES } from '../domain/types.js';
 import type { EngineStats } from './stats.js';
 
-export type DependencyState = 'up' | 'starting' | 'retrying' | 'down' | 'closed';
+/** `degraded`: running, but its input breaks the data-quality bound (src/monitoring/data-quality.ts) */
+export type DependencyState = 'up' | 'starting' | 'retrying' | 'degraded' | 'down' | 'closed';
 
 export interface DependencyStatus {
   state: DependencyState;
@@ -25,10 +27,10 @@ export interface HealthCheck {
 export class EngineMetrics {
   readonly registry: Registry;
   private readonly checks: HealthCheck[] = [];
-  /** seconds from a bar's close (its end in event time reaching the engine) to its prediction */
+  /** seconds from a feature vector reaching the scorer to its prediction being published (Prediction.latencyMs) */
   readonly predictionLatency: Histogram;
-  /** seconds one sink write (a flushed batch) took until durable */
-  readonly sinkWriteSeconds: Histogram;
+  /** seconds one sink write (a flushed batch) took until durable, by sink */
+  readonly sinkWriteSeconds: Histogram<'sink'>;
 
   constructor(stats: EngineStats, options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -84,7 +86,7 @@ export class EngineMetrics {
     });
     new Counter({
       name: 'mlfp_predictions_total',
-      help: 'Predictions published, by model',
+      help: 'Live predictions published to the outputs, by model',
       labelNames: ['model'],
       registers,
       collect() {
@@ -94,7 +96,7 @@ export class EngineMetrics {
     });
     new Counter({
       name: 'mlfp_model_errors_total',
-      help: 'Model scoring failures (exception, NaN/Inf output, wrong shape)',
+      help: 'model_error alerts published: a scoring run that failed (exception, wrong shape) or returned NaN/Inf',
       registers,
       collect() {
         this.reset();
@@ -131,17 +133,23 @@ export class EngineMetrics {
     });
     this.predictionLatency = new Histogram({
       name: 'mlfp_prediction_latency_seconds',
-      help: 'Time from a feature vector entering the scorer to its prediction',
+      help: 'Time from a feature vector reaching the scorer (micro-batch wait included) to its live prediction',
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
     this.sinkWriteSeconds = new Histogram({
       name: 'mlfp_sink_write_seconds',
-      help: 'Time for a sink to make one flushed batch durable',
+      help: 'Time for a sink to make one flushed batch durable, by sink',
       labelNames: ['sink'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30],
       registers,
     });
+    const latency = this.predictionLatency;
+    const sinkWrite = this.sinkWriteSeconds;
+    stats.timings = {
+      predictionLatency: (seconds) => latency.observe(seconds),
+      sinkWrite: (sink, seconds) => sinkWrite.observe({ sink }, seconds),
+    };
   }
 
   addHealthCheck(check: HealthCheck): void {

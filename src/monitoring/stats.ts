@@ -1,8 +1,17 @@
 // Engine counters: plain numbers bumped on the hot path (no events, no allocation), read by the progress
-// line and by the Prometheus collector at scrape time.
+// line and by the Prometheus collector at scrape time. Timings (per prediction, per sink write: never per
+// tick) go to the histograms EngineMetrics connects, and nowhere when nothing is connected.
 
 import type { ErrorCode } from '../errors.js';
-import type { Timeframe } from '../domain/types.js';
+import type { Alert, Prediction, Timeframe } from '../domain/types.js';
+
+/** Where timings go: EngineMetrics connects its histograms here. */
+export interface EngineTimings {
+  /** a published prediction's latencyMs, in seconds */
+  predictionLatency(seconds: number): void;
+  /** one flushed batch made durable by one sink */
+  sinkWrite(sink: string, seconds: number): void;
+}
 
 export class EngineStats {
   ticks = 0;
@@ -15,6 +24,7 @@ export class EngineStats {
   readonly predictionsByModel = new Map<string, number>();
   modelErrors = 0;
   readonly startedAtMs: number;
+  timings: EngineTimings | undefined = undefined;
 
   constructor(nowMs: number) {
     this.startedAtMs = nowMs;
@@ -25,9 +35,21 @@ export class EngineStats {
     this.rejectsByReason.set(reason, (this.rejectsByReason.get(reason) ?? 0) + 1);
   }
 
-  prediction(model: string): void {
+  /** A live prediction published to the outputs: the one place predictions are counted and timed. */
+  prediction(prediction: Pick<Prediction, 'model' | 'latencyMs'>): void {
     this.predictions++;
-    this.predictionsByModel.set(model, (this.predictionsByModel.get(model) ?? 0) + 1);
+    this.predictionsByModel.set(prediction.model, (this.predictionsByModel.get(prediction.model) ?? 0) + 1);
+    this.timings?.predictionLatency(prediction.latencyMs / 1000);
+  }
+
+  /** An alert published to the outputs: model_error alerts are the model errors counted. */
+  alert(alert: Pick<Alert, 'type'>): void {
+    if (alert.type === 'model_error') this.modelErrors++;
+  }
+
+  /** One sink made one flushed batch durable in `seconds`. */
+  sinkWrite(sink: string, seconds: number): void {
+    this.timings?.sinkWrite(sink, seconds);
   }
 
   get barCount(): number {

@@ -1,5 +1,7 @@
+import { Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
+import { EventTimeGuard } from '../bars/event-time-guard.js';
 import { TickValidator } from '../domain/validate-tick.js';
 import type { DeadLetter } from '../domain/types.js';
 import { validateTicks, type TickEnvelope } from './validate-ticks.js';
@@ -79,7 +81,7 @@ describe('validateTicks', () => {
         b: { ...good, ts: 1003 },
       });
     });
-    expect(letters.map((letter) => letter.reason)).toStrictEqual(['bad_time']);
+    expect(letters.map((letter) => letter.reason)).toStrictEqual(['future_time']);
   });
 
   it('errors the stream, not silently, when the dead-letter sink throws', () => {
@@ -96,9 +98,74 @@ describe('validateTicks', () => {
     });
   });
 
+  it('passes numbersAsStrings through: JSON ticks with a string price are wrong_type when it is false', () => {
+    const { letters, sink } = collect();
+    scheduler().run(({ hot, expectObservable }) => {
+      const source = hot<TickEnvelope>('-a-b|', {
+        a: { value: { ...good, price: '170.5' } },
+        b: { value: { ...good, ts: '2024-03-04T14:30:00Z' } },
+      });
+      expectObservable(source.pipe(validateTicks({ numbersAsStrings: false }, sink))).toBe('---b|', {
+        b: good,
+      });
+    });
+    expect(letters).toEqual([expect.objectContaining({ reason: 'wrong_type', field: 'price' })]);
+  });
+
   it('rejects bad options when the graph is built', () => {
     expect(() => validateTicks({ maxSequenceKeys: -1 }, collect().sink)).toThrow(
       expect.objectContaining({ code: 'config_invalid' }),
     );
+  });
+});
+
+describe('validateTicks with an event-time guard', () => {
+  it('holds a tick far ahead of the stream; its rejection names its own message; later ticks flow on', () => {
+    const { letters, sink } = collect();
+    const out: Array<{ symbol: string; ts: number }> = [];
+    const input = new Subject<TickEnvelope>();
+    const guard = new EventTimeGuard();
+    input.pipe(validateTicks({}, sink, undefined, guard)).subscribe((tick) => out.push(tick));
+    // one reused envelope, as the Kafka partition worker feeds them
+    const envelope: TickEnvelope = { value: undefined, source: { topic: 't', partition: 0, offset: '0' } };
+    const send = (offset: number, value: object, original: string): void => {
+      envelope.source!.offset = String(offset);
+      envelope.value = value;
+      envelope.original = original;
+      input.next(envelope);
+    };
+    for (let index = 0; index < 6; index++)
+      send(index, { ...good, symbol: index % 2 ? 'AAA' : 'BBB', ts: T0 + index * 1_000 }, `tick ${index}`);
+    send(6, { ...good, ts: T0 + 3_600_000 }, 'the future');
+    expect(guard.heldCount).toBe(1);
+    for (let index = 7; index < 10; index++)
+      send(index, { ...good, symbol: 'AAA', ts: T0 + index * 1_000 }, `tick ${index}`);
+    expect(guard.heldCount).toBe(0);
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({
+      reason: 'future_time',
+      field: 'ts',
+      source: { topic: 't', partition: 0, offset: '6' },
+      original: 'the future',
+    });
+    expect(envelope.source).toStrictEqual({ topic: 't', partition: 0, offset: '9' });
+    expect(out.map((tick) => tick.ts)).toStrictEqual([0, 1, 2, 3, 4, 5, 7, 8, 9].map((i) => T0 + i * 1_000));
+  });
+
+  it('at completion releases held ticks nothing contradicted', () => {
+    const { letters, sink } = collect();
+    const out: number[] = [];
+    const input = new Subject<TickEnvelope>();
+    let completed = false;
+    input
+      .pipe(validateTicks({}, sink, undefined, new EventTimeGuard()))
+      .subscribe({ next: (tick) => out.push(tick.ts), complete: () => (completed = true) });
+    input.next({ value: good });
+    input.next({ value: { ...good, ts: T0 + 1_000 } });
+    expect(out).toStrictEqual([]);
+    input.complete();
+    expect(out).toStrictEqual([T0, T0 + 1_000]);
+    expect(letters).toStrictEqual([]);
+    expect(completed).toBe(true);
   });
 });

@@ -6,6 +6,7 @@ import {
   KafkaJSNonRetriableError,
   KafkaJSNumberOfRetriesExceeded,
   KafkaJSProtocolError,
+  logLevel,
   type Producer,
   type ProducerBatch,
 } from 'kafkajs';
@@ -49,6 +50,19 @@ const kafka = new Kafka({ brokers: ['127.0.0.1:1'] });
 const noSleep = { sleep: async () => undefined };
 const predictions = (count: number) =>
   times(Date.UTC(2024, 0, 2), count).map((t) => makePrediction('AAPL', t));
+
+describe('kafka producer options', () => {
+  it('creates its idempotent producer without kafkajs warning about limited retries', () => {
+    const logged: string[] = [];
+    const quiet = new Kafka({
+      brokers: ['127.0.0.1:1'],
+      logLevel: logLevel.INFO,
+      logCreator: () => (entry) => logged.push(`${entry.namespace}: ${entry.log.message}`),
+    });
+    new KafkaSink(quiet, config);
+    expect(logged.filter((line) => /retries|EoS/i.test(line))).toEqual([]);
+  });
+});
 
 describe('kafka error classification', () => {
   it('waits out a lost cluster; refuses what the brokers reject', () => {

@@ -134,7 +134,11 @@ export class KafkaSink implements Sink {
         allowAutoTopicCreation: false,
         // murmur2 like the Java client: a symbol lands on the partition Java/Flink producers would pick
         createPartitioner: Partitioners.DefaultPartitioner,
-        retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
+        // an idempotent producer retries a retriable send until the broker acknowledges it, with the same
+        // producer id and sequence numbers, so a retry is never a duplicate (kafkajs warns at creation that
+        // fewer retries "may invalidate EoS guarantees"); a lost cluster still surfaces as the failed reconnect
+        // that our retrier waits out (health 'retrying')
+        retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2_000 },
       });
   }
 

@@ -23,14 +23,16 @@ export class MemoryStore implements GraphOutputs {
     this.featureVectors.set(key(vector.symbol, vector.timeframe), vector);
   }
 
-  /** the latest prediction of each model, whatever the symbol (for the progress line) */
-  readonly latestByModel = new Map<string, Prediction>();
+  /** model → symbol → that symbol's latest prediction of the model, any timeframe (for the progress line) */
+  readonly latestByModel = new Map<string, Map<string, Prediction>>();
   /** the most recent alerts (bounded) */
   readonly alerts: Alert[] = [];
 
   prediction(prediction: Prediction): void {
     this.predictions.set(`${key(prediction.symbol, prediction.timeframe)}|${prediction.model}`, prediction);
-    this.latestByModel.set(prediction.model, prediction);
+    let bySymbol = this.latestByModel.get(prediction.model);
+    if (bySymbol === undefined) this.latestByModel.set(prediction.model, (bySymbol = new Map()));
+    bySymbol.set(prediction.symbol, prediction);
   }
 
   alert(alert: Alert): void {

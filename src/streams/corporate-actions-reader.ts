@@ -88,6 +88,10 @@ export class CorporateActionReader implements OutboxOwner {
       groupId: `${this.options.groupId}.corporate-actions.${randomUUID()}`,
       maxWaitTimeInMs: this.options.maxWaitTimeInMs,
       allowAutoTopicCreation: false,
+      // kafkajs restarts a consumer that crashed on a retriable error even when the crash came from our own
+      // disconnect() racing its restart after a broker outage; a consumer restarted after stop() would keep
+      // the process alive (the engine never exits on SIGTERM). Restart only while this reader still owns it.
+      retry: { restartOnFailure: async () => this.consumer === consumer },
     });
     this.consumer = consumer;
     await consumer.connect();

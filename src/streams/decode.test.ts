@@ -5,6 +5,7 @@ import { TickValidator } from '../domain/validate-tick.js';
 import { MlfpError } from '../errors.js';
 import {
   AvroTickDecoder,
+  countTopLevelMembers,
   DecodeFailure,
   isDecodeFailure,
   JsonTickDecoder,
@@ -112,6 +113,152 @@ describe('JsonTickDecoder', () => {
       }),
       { numRuns: 1_000 },
     );
+  });
+});
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const TICK = `{"symbol":"AAPL","ts":${TS},"price":171.32,"size":100}`;
+
+function failureOf(value: unknown): DecodeFailure {
+  if (!isDecodeFailure(value)) throw new Error(`expected a DecodeFailure, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+describe('JsonTickDecoder duplicate member names', () => {
+  it('rejects a second "ts" naming the member and both values, instead of keeping the last', () => {
+    const text = `{"symbol":"AAPL","ts":"2024-03-04T21:07:00Z","price":1.5,"size":1,"ts":"2024-03-04T22:07:00Z"}`;
+    const failure = failureOf(json.decode(Buffer.from(text)));
+    expect(failure).toMatchObject({
+      reason: 'duplicate_member',
+      field: 'ts',
+      value: '"2024-03-04T21:07:00Z" then "2024-03-04T22:07:00Z"',
+    });
+    expect(failure.message).toMatch(/"ts" twice/);
+  });
+
+  it.each([
+    ['a name spelled with an escape', `{"ts":1,"symbol":"A","\\u0074s":2}`, 'ts'],
+    [
+      '"__proto__" twice (JSON.parse makes it an own key)',
+      `{"__proto__":{},"a":1,"__proto__":{"b":2}}`,
+      '__proto__',
+    ],
+    ['names with escaped quotes and backslashes', `{"a\\"b":1,"a\\\\":2,"a\\"b":3}`, 'a"b'],
+    ['whitespace around every token', `{ "ts" :\t1 ,\r\n "size" : 2 ,\n "ts" : 3 }`, 'ts'],
+    ['the first repeated name when several repeat', `{"a":1,"b":2,"b":3,"a":4}`, 'b'],
+    ['an empty name', `{"":1,"x":[1,{"":2}],"":3}`, ''],
+    ['values holding colons, braces and quotes', `{"p":"x:{\\"}[","q":{"r":":"},"p":"]"}`, 'p'],
+  ])('%s', (_name, text, field) => {
+    expect(JSON.parse(text)).toBeTypeOf('object'); // each case is valid JSON
+    expect(failureOf(json.decode(Buffer.from(text)))).toMatchObject({ reason: 'duplicate_member', field });
+  });
+
+  it.each([
+    ['a duplicate inside a nested (ignored) member', `{"symbol":"A","extra":{"x":1,"x":2}}`],
+    ['a duplicate inside an array member', `{"symbol":"A","list":[{"b":1,"b":2}]}`],
+    ['names that only look alike', `{"ts":1,"Ts":2,"ts ":3,"t\\u0073x":4}`],
+    ['colons and commas inside names and strings', `{"a:b":1,"a":"x,\\"a\\":2","b\\\\":"\\\\"}`],
+    ['an empty object', `{}`],
+  ])('accepts %s (top level only)', (_name, text) => {
+    expect(json.decode(Buffer.from(text))).toEqual(JSON.parse(text));
+  });
+
+  it('bounds the name and values it renders', () => {
+    const name = 'n'.repeat(5_000);
+    const text = `{"${name}":"${'x'.repeat(5_000)}","${name}":2}`;
+    const failure = failureOf(new JsonTickDecoder(1_000_000).decode(Buffer.from(text)));
+    expect(failure.reason).toBe('duplicate_member');
+    expect(failure.field!.length).toBeLessThanOrEqual(160);
+    expect(failure.value!.length).toBeLessThanOrEqual(130);
+    expect(failure.message.length).toBeLessThanOrEqual(260);
+  });
+
+  it('keeps the last value, as JSON.parse does, with rejectDuplicateMembers false', () => {
+    const lenient = new JsonTickDecoder(65_536, { rejectDuplicateMembers: false });
+    const text = `{"symbol":"AAPL","ts":1,"price":1.5,"size":1,"ts":${TS}}`;
+    expect(lenient.decode(Buffer.from(text))).toEqual({ symbol: 'AAPL', ts: TS, price: 1.5, size: 1 });
+    expect(reasonOf(Buffer.from(text), lenient)).toBeUndefined();
+  });
+
+  it('counts top-level members like Object.keys on generated JSON objects (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.constantFrom(0, 1, 2, '\t'), (value, indent) => {
+        const text = JSON.stringify(value, null, indent);
+        const parsed: unknown = JSON.parse(text);
+        const expected =
+          typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+            ? Object.keys(parsed).length
+            : 0;
+        expect(countTopLevelMembers(Buffer.from(text))).toBe(expected);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('rejects exactly the objects that repeat a decoded name, naming the first repeat (property)', () => {
+    const name = fc.oneof(
+      fc.constantFrom('ts', 'symbol', '__proto__', 'a"b', 'a\\', '', ':', '{', ',', 'é', '\u2028'),
+      fc.string({ maxLength: 6 }),
+    );
+    const space = fc.constantFrom('', ' ', '\t', '\n', '\r\n ');
+    const member = fc.record({
+      name,
+      value: fc.jsonValue({ maxDepth: 2 }),
+      escaped: fc.boolean(),
+      gap: space,
+    });
+    fc.assert(
+      fc.property(fc.array(member, { maxLength: 8 }), (members) => {
+        // a name written with every character as \uXXXX decodes to the same name: still a duplicate
+        const written = members.map(
+          ({ name, value, escaped, gap }) =>
+            `${gap}${escaped ? escapeAll(name) : JSON.stringify(name)}${gap}:${gap}${JSON.stringify(value)}${gap}`,
+        );
+        const text = `{${written.join(',')}}`;
+        expect(countTopLevelMembers(Buffer.from(text))).toBe(members.length);
+        const seen = new Set<string>();
+        const repeated = members.find(({ name }) => seen.has(name) || (seen.add(name), false));
+        const decoded = new JsonTickDecoder(1_000_000).decode(Buffer.from(text));
+        if (repeated === undefined) expect(decoded).toEqual(JSON.parse(text));
+        else expect(failureOf(decoded)).toMatchObject({ reason: 'duplicate_member', field: repeated.name });
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
+
+function escapeAll(name: string): string {
+  let out = '"';
+  for (let index = 0; index < name.length; index++)
+    out += `\\u${name.charCodeAt(index).toString(16).padStart(4, '0')}`;
+  return `${out}"`;
+}
+
+describe('JsonTickDecoder byte-order mark', () => {
+  it.each([
+    ['a BOM before a valid tick', Buffer.concat([BOM, Buffer.from(TICK)])],
+    ['a BOM and a space before a valid tick', Buffer.concat([BOM, Buffer.from(` ${TICK}`)])],
+    ['a BOM alone', BOM],
+  ])('rejects %s as bad_encoding citing RFC 8259 §8.1 by default', (_name, bytes) => {
+    const failure = failureOf(json.decode(bytes));
+    expect(failure.reason).toBe('bad_encoding');
+    expect(failure.message).toMatch(/RFC 8259 §8\.1/);
+  });
+
+  it('strips one leading BOM with rejectByteOrderMark false, and only one', () => {
+    const stripping = new JsonTickDecoder(65_536, { rejectByteOrderMark: false });
+    const tick = JSON.parse(TICK) as unknown;
+    expect(stripping.decode(Buffer.concat([BOM, Buffer.from(TICK)]))).toEqual(tick);
+    expect(stripping.decode(Buffer.concat([BOM, Buffer.from(` ${TICK}`)]))).toEqual(tick);
+    expect(failureOf(stripping.decode(BOM)).reason).toBe('bad_json');
+    expect(failureOf(stripping.decode(Buffer.concat([BOM, BOM, Buffer.from(TICK)]))).reason).toBe('bad_json');
+    expect(failureOf(stripping.decode(Buffer.from([0xef, 0xbb]))).reason).toBe('bad_encoding');
+  });
+
+  it('keeps a U+FEFF inside the text as data (the symbol then fails its pattern)', () => {
+    const bytes = Buffer.from(`{"symbol":"\uFEFFAAPL","ts":${TS},"price":1,"size":1}`);
+    expect((json.decode(bytes) as { symbol: string }).symbol).toBe('\uFEFFAAPL');
+    expect(reasonOf(bytes)).toBe('bad_symbol');
   });
 });
 

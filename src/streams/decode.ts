@@ -1,7 +1,9 @@
 // Kafka message bytes → the untrusted value the tick validator reads, or a DecodeFailure naming why not
-// (tombstone, too_large, bad_encoding, bad_json, wrong_type, bad_schema). Never throws for any input bytes;
-// the validator (src/domain/validate-tick.ts) then checks fields. JSON is synchronous; Avro is too once the
-// writer schema of an id is cached (the first message of an id waits for the registry).
+// (tombstone, too_large, bad_encoding, bad_json, duplicate_member, wrong_type, bad_schema). Never throws for
+// any input bytes; the validator (src/domain/validate-tick.ts) then checks fields. JSON is synchronous; Avro
+// is too once the writer schema of an id is cached (the first message of an id waits for the registry).
+// Duplicate member names are checked at the top level only: that object is what the engine reads; a
+// duplicate inside a nested (ignored) member cannot change a tick, so it is accepted.
 
 import type { ErrorCode } from '../errors.js';
 import { MlfpError } from '../errors.js';
@@ -21,31 +23,60 @@ export function isDecodeFailure(value: unknown): value is DecodeFailure {
 }
 
 const TOMBSTONE = new DecodeFailure('tombstone', 'message has no value (tombstone)');
+const BYTE_ORDER_MARK = new DecodeFailure(
+  'bad_encoding',
+  'message value starts with a UTF-8 byte-order mark (EF BB BF); RFC 8259 §8.1 forbids it in JSON sent over a network',
+);
 const MAX_ERROR_CHARS = 160;
+/** Each of the two values rendered in a duplicate_member failure is cut to this many characters. */
+const MAX_DUPLICATE_VALUE_CHARS = 60;
+
+export interface JsonTickDecoderOptions {
+  /** Reject an object whose top level names a member twice (duplicate_member); false = the last value wins, as JSON.parse does. Default true. */
+  rejectDuplicateMembers?: boolean;
+  /** Reject a value starting with a UTF-8 byte-order mark (bad_encoding); false = strip one. Default true. */
+  rejectByteOrderMark?: boolean;
+}
 
 /**
- * Decodes JSON tick messages: a size check before anything is read, strict UTF-8 (TextDecoder fatal: a
- * replacement character would silently change a symbol), JSON.parse, and a plain-object check. JSON.parse
- * makes `__proto__` an own property and never calls setters, and the validator reads only own fields, so
- * prototype-pollution payloads are inert.
+ * Decodes JSON tick messages: a size check before anything is read, a leading byte-order mark refused (or
+ * stripped), strict UTF-8 (TextDecoder fatal: a replacement character would silently change a symbol),
+ * JSON.parse, a plain-object check, then a duplicate-member check. JSON.parse makes `__proto__` an own
+ * property and never calls setters, and the validator reads only own fields, so prototype-pollution
+ * payloads are inert. The duplicate check is one allocation-free pass over the bytes counting top-level
+ * members (countTopLevelMembers), compared with the parsed object's key count; only when they differ is
+ * the duplicated name looked for (member names compared decoded: "ts" and "\u0074s" are one name).
  */
 export class JsonTickDecoder {
-  private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
+  // ignoreBOM: the decoder must not strip a BOM silently; decode() decides what a leading one means
+  private readonly utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  readonly rejectDuplicateMembers: boolean;
+  readonly rejectByteOrderMark: boolean;
 
-  constructor(readonly maxMessageBytes: number) {
+  constructor(
+    readonly maxMessageBytes: number,
+    options: JsonTickDecoderOptions = {},
+  ) {
     if (!(Number.isInteger(maxMessageBytes) && maxMessageBytes > 0))
       throw new MlfpError('config_invalid', 'maxMessageBytes must be a positive integer', {
         field: 'kafka.maxMessageBytes',
         value: maxMessageBytes,
       });
+    this.rejectDuplicateMembers = options.rejectDuplicateMembers ?? true;
+    this.rejectByteOrderMark = options.rejectByteOrderMark ?? true;
   }
 
   decode(bytes: Uint8Array | null): unknown {
     if (bytes === null) return TOMBSTONE;
     if (bytes.length > this.maxMessageBytes) return tooLarge(bytes.length, this.maxMessageBytes);
+    let body = bytes;
+    if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+      if (this.rejectByteOrderMark) return BYTE_ORDER_MARK;
+      body = bytes.subarray(3);
+    }
     let text: string;
     try {
-      text = this.utf8.decode(bytes);
+      text = this.utf8.decode(body);
     } catch {
       return new DecodeFailure('bad_encoding', 'message value is not valid UTF-8');
     }
@@ -57,8 +88,116 @@ export class JsonTickDecoder {
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value))
       return new DecodeFailure('wrong_type', `message must be a JSON object, got ${kindOf(value)}`);
+    if (this.rejectDuplicateMembers && countTopLevelMembers(body) !== keyCount(value)) {
+      const duplicate = findDuplicateMember(text);
+      if (duplicate !== undefined) return duplicate;
+    }
     return value;
   }
+}
+
+/**
+ * The number of members of the top-level object of `json`, UTF-8 bytes that must be valid JSON (JSON.parse
+ * accepted them): the colons at depth 1 outside strings, since every member has exactly one and no scalar
+ * value has any. One pass over the bytes (about twice as fast as charCodeAt over the text), no allocation;
+ * UTF-8 never puts an ASCII byte inside a multi-byte character. 0 for `{}` or a value that is not an object.
+ */
+export function countTopLevelMembers(json: Uint8Array): number {
+  const length = json.length;
+  let depth = 0;
+  let members = 0;
+  for (let at = 0; at < length; at++) {
+    const code = json[at];
+    if (code === QUOTE) {
+      // skip the string: a backslash escapes the next byte (\", \\, \u…)
+      for (at++; at < length; at++) {
+        const inString = json[at];
+        if (inString === BACKSLASH) at++;
+        else if (inString === QUOTE) break;
+      }
+    } else if (code === OPEN_BRACE || code === OPEN_BRACKET) depth++;
+    else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) depth--;
+    else if (code === COLON && depth === 1) members++;
+  }
+  return members;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+
+/** The index of the quote closing the string that opens at `start` (escapes skipped: `\"`, `\\`, `\u…`). */
+function endOfString(text: string, start: number): number {
+  const length = text.length;
+  for (let at = start + 1; at < length; at++) {
+    const code = text.charCodeAt(at);
+    if (code === BACKSLASH) at++;
+    else if (code === QUOTE) return at;
+  }
+  return length;
+}
+
+/**
+ * Own keys of a parsed object, counted without allocating (for...in over a JSON.parse result; inherited
+ * enumerable keys would count too, which can only send a message to the exact slow path, never past it).
+ */
+function keyCount(object: object): number {
+  let count = 0;
+  for (const _key in object) count++;
+  return count;
+}
+
+/**
+ * Slow path, only for a text whose member count differs from its key count: the first top-level member
+ * whose (decoded) name was already seen, as a duplicate_member failure naming it and both values; undefined
+ * if there is none.
+ */
+function findDuplicateMember(text: string): DecodeFailure | undefined {
+  const firstValues = new Map<string, string>();
+  const length = text.length;
+  let depth = 0;
+  let name = '';
+  let valueStart = -1;
+  for (let at = 0; at < length; at++) {
+    const code = text.charCodeAt(at);
+    if (code === QUOTE) {
+      const end = endOfString(text, at);
+      // a string at depth 1 before the member's colon is its name
+      if (depth === 1 && valueStart < 0) name = JSON.parse(text.slice(at, end + 1)) as string;
+      at = end;
+      continue;
+    }
+    if (depth === 1 && valueStart >= 0 && (code === COMMA || code === CLOSE_BRACE)) {
+      const valueText = text.slice(valueStart, at).trim();
+      const first = firstValues.get(name);
+      if (first !== undefined) return duplicateMember(name, first, valueText);
+      firstValues.set(name, valueText);
+      valueStart = -1;
+    }
+    if (code === OPEN_BRACE || code === OPEN_BRACKET) depth++;
+    else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) depth--;
+    else if (code === COLON && depth === 1) valueStart = at + 1;
+  }
+  return undefined;
+}
+
+function duplicateMember(name: string, first: string, second: string): DecodeFailure {
+  const shownName = bounded(JSON.stringify(name), MAX_ERROR_CHARS);
+  return new DecodeFailure(
+    'duplicate_member',
+    `message value names member ${shownName} twice (RFC 7493 I-JSON forbids duplicate names)`,
+    bounded(name, MAX_ERROR_CHARS),
+    `${bounded(first, MAX_DUPLICATE_VALUE_CHARS)} then ${bounded(second, MAX_DUPLICATE_VALUE_CHARS)}`,
+  );
+}
+
+function bounded(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 /** The part of a schema registry the Avro decoder needs (SchemaRegistry of @kafkajs/confluent-schema-registry). */

@@ -85,6 +85,7 @@ function setup(
     maxFlushesInFlight?: number;
     maxPendingRecords?: number;
     onDurable?: DeliveryPorts['onDurable'];
+    onSinkWrite?: DeliveryPorts['onSinkWrite'];
   } = {},
 ) {
   const log: string[] = [];
@@ -108,6 +109,7 @@ function setup(
       now: () => 0,
       onFatal: (error) => fatal.push(error),
       onDurable: options.onDurable,
+      onSinkWrite: options.onSinkWrite,
     },
   );
   return { log, sinks, store, delivery, fatal };
@@ -148,6 +150,26 @@ describe('DeliveryCoordinator', () => {
     for (const sink of sinks) sink.writes[0]!.resolve();
     await settleCallbacks();
     expect(durable).toEqual(['0<10', '0<20,1<5']);
+  });
+
+  it('times each sink’s write of a flush once, when that sink made it durable', async () => {
+    const timed: string[] = [];
+    const { sinks, delivery } = setup({
+      store: false,
+      onSinkWrite: (sink, seconds) => timed.push(`${sink}:${seconds >= 0 && seconds < 60}`),
+    });
+    const owner = new Owner(0);
+    delivery.register(owner);
+    owner.add(3);
+    delivery.cut();
+    await settleCallbacks();
+    expect(timed).toEqual([]);
+    sinks[1]!.writes[0]!.resolve();
+    await settleCallbacks();
+    expect(timed).toEqual(['b:true']);
+    sinks[0]!.writes[0]!.resolve();
+    await settleCallbacks();
+    expect(timed).toEqual(['b:true', 'a:true']);
   });
 
   it('saves the snapshot and commits only after every sink made the flush durable', async () => {

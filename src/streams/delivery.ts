@@ -67,6 +67,8 @@ export interface DeliveryPorts {
    * every output derived from offsets below `nextOffset` is now durable (latency measurement, metrics)
    */
   onDurable?(positions: readonly DurablePosition[], atMs: number): void;
+  /** called after each sink made one flush durable, with the seconds that write took (mlfp_sink_write_seconds) */
+  onSinkWrite?(sink: string, seconds: number): void;
 }
 
 export interface DurablePosition {
@@ -289,7 +291,16 @@ export class DeliveryCoordinator {
 
   private write(flush: Flush): Promise<unknown> {
     if (flush.records === 0 || this.ports.sinks.length === 0) return Promise.resolve();
-    return Promise.all(this.ports.sinks.map((sink) => writeTo(sink, flush.batch)));
+    const observe = this.ports.onSinkWrite;
+    if (observe === undefined) return Promise.all(this.ports.sinks.map((sink) => writeTo(sink, flush.batch)));
+    return Promise.all(
+      this.ports.sinks.map((sink) => {
+        const startedAt = performance.now();
+        return writeTo(sink, flush.batch).then(() =>
+          observe(sink.name, (performance.now() - startedAt) / 1000),
+        );
+      }),
+    );
   }
 
   /** Pops durable flushes from the head (cut order) and queues their checkpoints for save + commit. */

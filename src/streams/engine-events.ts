@@ -22,6 +22,7 @@ export const ENGINE_EVENTS = Object.freeze({
   resumed: 'consumer.resumed',
   corporateActionsLoaded: 'corporate_actions.loaded',
   corporateActionRejected: 'corporate_actions.rejected',
+  dataQuality: 'partition.data_quality',
 } as const);
 
 export type EngineEventType = (typeof ENGINE_EVENTS)[keyof typeof ENGINE_EVENTS];

@@ -6,6 +6,7 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { SessionCalendar } from '../bars/session-calendar.js';
+import { relaxedRules } from '../config/relaxations.js';
 import type { EngineConfig } from '../config/schema.js';
 import { parseTime } from '../domain/time.js';
 import { TIMEFRAMES, type Bar, type Timeframe } from '../domain/types.js';
@@ -58,11 +59,14 @@ export interface EngineHealth {
   /** false while paused for backpressure, waiting for a dependency, failing, or not running */
   ready: boolean;
   paused: boolean;
-  /** what consumption has been waiting for, for over a second (a snapshot store, the registry, the bar history) */
+  /** what consumption has been waiting for, for over a second (a snapshot store, the registry, the bar history),
+   * or the Kafka brokers while kafkajs restarts a crashed consumer */
   waitingFor?: string;
   pendingRecords: number;
   partitions: PartitionStatus[];
   outputs: Array<{ name: string; kind: 'sink' | 'store' } & SinkHealth>;
+  /** partitions whose input is degraded: a reject reason's share of the last window over its bound */
+  degraded: Array<{ partition: number; detail: string }>;
   error?: string;
 }
 
@@ -110,6 +114,11 @@ export class KafkaEngine {
   private paused = false;
   /** set by withHeartbeat once a wait has lasted a heartbeat interval: health shows what blocks consumption */
   private waitingFor: string | undefined;
+  /**
+   * Set while kafkajs restarts the consumer after a crash it retries (the brokers are away), cleared when the
+   * consumer rejoins the group: consumption stands still meanwhile, and health() says so (not ready).
+   */
+  private sourceDown: string | undefined;
   private failure: MlfpError | undefined;
   private settleDone!: { resolve: () => void; reject: (error: unknown) => void };
   private shutdown: Promise<void> | undefined;
@@ -135,7 +144,10 @@ export class KafkaEngine {
       );
     this.book = new CorporateActionBook(config.kafka.maxCorporateActions);
     this.calendar = new SessionCalendar(config.bars.session);
-    this.jsonDecoder = new JsonTickDecoder(config.kafka.maxMessageBytes);
+    this.jsonDecoder = new JsonTickDecoder(config.kafka.maxMessageBytes, {
+      rejectDuplicateMembers: config.validation.rejectDuplicateMembers,
+      rejectByteOrderMark: config.validation.rejectByteOrderMark,
+    });
     this.done = new Promise<void>((resolve, reject) => {
       this.settleDone = { resolve, reject };
     });
@@ -156,6 +168,7 @@ export class KafkaEngine {
         onEvent: deps.onEvent,
         onFatal: (error) => this.fail(error),
         onDurable: deps.onDurable,
+        onSinkWrite: (sink, seconds) => this.stats.sinkWrite(sink, seconds),
       },
     );
   }
@@ -223,6 +236,7 @@ export class KafkaEngine {
       store: this.store?.name ?? 'none',
       sinks: this.deps.sinks.map((sink) => sink.name),
     });
+    for (const warning of relaxedRules(this.config)) this.emit('warn', ENGINE_EVENTS.warning, warning, {});
   }
 
   /**
@@ -262,6 +276,12 @@ export class KafkaEngine {
       });
     }
     partitions.sort((a, b) => a.partition - b.partition);
+    const degraded: EngineHealth['degraded'] = [];
+    for (const slot of this.slots.values()) {
+      const detail = slot.worker?.quality.describe();
+      if (detail !== undefined) degraded.push({ partition: slot.partition, detail });
+    }
+    degraded.sort((a, b) => a.partition - b.partition);
     const outputs = this.delivery.health();
     return {
       state: this.state,
@@ -269,12 +289,15 @@ export class KafkaEngine {
         this.state === 'running' &&
         !this.paused &&
         this.waitingFor === undefined &&
+        this.sourceDown === undefined &&
+        degraded.length === 0 &&
         outputs.every((output) => output.state === 'up'),
       paused: this.paused,
-      waitingFor: this.waitingFor,
+      waitingFor: this.waitingFor ?? this.sourceDown,
       pendingRecords: this.delivery.pendingRecords,
       partitions,
       outputs,
+      degraded,
       error: this.failure?.message,
     };
   }
@@ -284,6 +307,11 @@ export class KafkaEngine {
     let lag = 0;
     for (const slot of this.slots.values()) lag += slot.lag;
     const stats = this.delivery.stats;
+    const degraded: string[] = [];
+    for (const slot of this.slots.values()) {
+      const detail = slot.worker?.quality.describe();
+      if (detail !== undefined) degraded.push(`p${slot.partition} ${detail}`);
+    }
     const outputs = this.delivery
       .health()
       .map((output) => `${output.name} ${output.state}`)
@@ -291,7 +319,7 @@ export class KafkaEngine {
     return (
       `partitions ${this.slots.size} | lag ${lag} | pending ${this.delivery.pendingRecords}` +
       `${this.paused ? ' (paused)' : ''}${this.waitingFor === undefined ? '' : ` (waiting for ${this.waitingFor})`} | commits ${stats.commits} | snapshots ${stats.snapshotsSaved}` +
-      `${outputs === '' ? '' : ` | ${outputs}`}`
+      `${outputs === '' ? '' : ` | ${outputs}`}${degraded.length === 0 ? '' : ` | DEGRADED input: ${degraded.join('; ')}`}`
     );
   }
 
@@ -331,9 +359,16 @@ export class KafkaEngine {
       },
     });
     this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, (event) => this.onGroupJoin(event.payload.memberAssignment));
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      this.sourceDown = undefined;
+      this.onGroupJoin(event.payload.memberAssignment);
+    });
     consumer.on(consumer.events.CRASH, (event) => {
-      if (!event.payload.restart && (this.state === 'running' || this.state === 'starting'))
+      // a crash kafkajs restarts (broker unreachable, coordinator moving or loading) is an outage, not a
+      // failure: say so until the consumer is back in the group; one it does not restart stops the engine
+      if (event.payload.restart)
+        this.sourceDown = `the Kafka brokers (consumer restarting after: ${event.payload.error.message})`;
+      else if (this.state === 'running' || this.state === 'starting')
         this.fail(toMlfpError(event.payload.error, 'source_unavailable'));
     });
     await consumer.connect();
@@ -365,6 +400,10 @@ export class KafkaEngine {
         slot.seekedTo = next;
         this.consumer.seek({ topic: this.topic, partition, offset: String(next) });
       }
+      // and checkpoint it again in this generation: the last commit may never have reached the broker (it
+      // failed while the brokers were away, or kafkajs dropped it during a crash), and a partition with no
+      // new input would otherwise never commit again (its group would stay behind for good)
+      slot.lastCheckpointOffset = undefined;
     }
     this.emit(
       'info',
@@ -489,7 +528,26 @@ export class KafkaEngine {
         allowedLatenessMs: this.config.bars.allowedLatenessMs,
         idleTimeoutMs: this.config.bars.idleTimeoutMs,
         session: this.config.bars.session,
+        futureTime: this.config.bars.futureTime,
       },
+      validator: {
+        maxFutureMs: this.config.bars.maxClockSkewMs,
+        numbersAsStrings: this.config.validation.numbersAsStrings,
+      },
+      dataQuality: this.config.dataQuality,
+      onDataQualityAlert: (alert) =>
+        this.emit(
+          alert.state === 'firing' ? 'warn' : 'info',
+          ENGINE_EVENTS.dataQuality,
+          alert.message ?? '',
+          {
+            partition,
+            subject: alert.subject,
+            state: alert.state,
+            share: alert.value,
+            bound: alert.threshold,
+          },
+        ),
       corporateActions: this.book,
       stats: this.stats,
       createStage: this.deps.createStage,
@@ -572,6 +630,7 @@ export class KafkaEngine {
     const messages = batch.messages;
     const count = messages.length;
     const maxBatchRecords = this.config.delivery.maxBatchRecords;
+    const checkKey = this.config.validation.keyMustEqualSymbol;
     for (let index = 0; index < count; index++) {
       const message = messages[index]!;
       const value = values[index];
@@ -580,7 +639,7 @@ export class KafkaEngine {
       if (next !== undefined && offset < next) continue; // already in the state (restored or re-fetched)
       const original = message.value ?? undefined;
       if (isDecodeFailure(value)) worker.reject(offset, message.offset, value, original);
-      else worker.feed(offset, message.offset, value, original);
+      else worker.feed(offset, message.offset, value, original, checkKey ? message.key : undefined);
       if (worker.pendingRecords >= maxBatchRecords) this.delivery.cut();
       if (index % CHECK_EVERY_MESSAGES === CHECK_EVERY_MESSAGES - 1 && index < count - 1) {
         const due = Date.now() >= slot.nextCheckpointAtMs;
@@ -796,6 +855,13 @@ export class KafkaEngine {
   private async commit(offsets: Array<{ topic: string; partition: number; offset: string }>): Promise<void> {
     const consumer = this.consumer;
     if (consumer === undefined) throw new MlfpError('internal', 'no consumer to commit with');
+    // kafkajs resolves commitOffsets without committing while its consumer is not running (crashed, or
+    // restarting: it returns early, and swallows the error of a commit the crash interrupted). Fail instead,
+    // so the delivery reports it; the checkpoint after the consumer rejoins commits these offsets again.
+    if (this.sourceDown !== undefined)
+      throw new MlfpError('source_unavailable', `offsets not committed: waiting for ${this.sourceDown}`, {
+        retriable: true,
+      });
     await consumer.commitOffsets(offsets);
   }
 

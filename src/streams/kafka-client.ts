@@ -52,10 +52,12 @@ export async function createKafkaClient(config: KafkaConfig, onEvent?: EngineEve
     logLevel: logLevel.WARN,
     logCreator: () => (entry) => {
       if (onEvent === undefined || entry.level > logLevel.WARN) return;
+      // the engine's consumer and the corporate-actions reader both log as "Consumer": the group tells them apart
+      const group: unknown = entry.log.groupId;
       onEvent({
         type: ENGINE_EVENTS.warning,
         level: entry.level <= logLevel.ERROR ? 'warn' : 'info',
-        message: `kafkajs ${entry.namespace}: ${entry.log.message}`,
+        message: `kafkajs ${entry.namespace}${typeof group === 'string' ? ` (group ${group})` : ''}: ${entry.log.message}`,
         fields: { error: entry.log.error },
       });
     },

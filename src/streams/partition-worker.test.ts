@@ -1,4 +1,4 @@
-import { VirtualTimeScheduler } from 'rxjs';
+import { tap, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { TickGenerator, type GeneratedTick } from '../../benchmarks/lib/tick-generator.js';
 import { DAY_MS } from '../domain/time.js';
@@ -8,7 +8,7 @@ import { FeatureEngine } from '../operators/compute-features.js';
 import type { OutputBatch } from '../sinks/sink.js';
 import { CorporateActionBook } from './corporate-actions.js';
 import { DecodeFailure } from './decode.js';
-import { PartitionWorker } from './partition-worker.js';
+import { PartitionWorker, type AsyncStage } from './partition-worker.js';
 
 const START_MS = Date.UTC(2024, 2, 4);
 
@@ -89,8 +89,14 @@ describe('PartitionWorker', () => {
   it('gives dead letters the coordinates and bytes of the message that caused them', () => {
     const target = worker();
     const original = Buffer.from('late tick bytes');
-    target.feed(10, '10', { symbol: 'A', ts: START_MS, price: 1, size: 1 }, undefined);
-    target.feed(11, '11', { symbol: 'A', ts: START_MS + 600_000, price: 1, size: 1 }, undefined);
+    // a stream that has moved on in steps of 40 s (in line: the event-time guard holds none of them)
+    for (let step = 0; step <= 8; step++)
+      target.feed(
+        step,
+        String(step),
+        { symbol: 'A', ts: START_MS + step * 40_000, price: 1, size: 1 },
+        undefined,
+      );
     target.feed(12, '12', { symbol: 'A', ts: START_MS + 1_000, price: 1, size: 1 }, original);
     target.feed(13, '13', { symbol: 'A', ts: START_MS, price: -1, size: 1 }, Buffer.from('neg'));
     target.reject(14, '14', new DecodeFailure('bad_json', 'not JSON'), Buffer.from('{'));
@@ -129,6 +135,59 @@ describe('PartitionWorker', () => {
         ]),
       );
     expect(byKey(after.features)).toEqual(byKey(expectedAfter));
+  });
+});
+
+describe('PartitionWorker async stage outputs', () => {
+  it('counts and times each prediction and model_error alert of the stage once, and puts it in the outbox', () => {
+    const stats = new EngineStats(0);
+    const latencies: number[] = [];
+    stats.timings = { predictionLatency: (seconds) => latencies.push(seconds), sinkWrite: () => undefined };
+    const stage: AsyncStage = {
+      attach: (vectors, outputs) =>
+        vectors.pipe(
+          tap((vector) => {
+            const { symbol, timeframe, ts } = vector;
+            outputs.prediction({
+              symbol,
+              timeframe,
+              ts,
+              model: 'm',
+              version: '1',
+              kind: 'regressor',
+              output: { value: 1 },
+              latencyMs: 4,
+            });
+            outputs.alert({
+              type: 'model_error',
+              state: 'firing',
+              severity: 'warning',
+              subject: 'n@1',
+              value: 1,
+              threshold: 0,
+              ts,
+              message: 'NaN',
+            });
+          }),
+        ),
+      whenIdle: () => Promise.resolve(),
+    };
+    const target = new PartitionWorker({
+      topic: 'ticks',
+      partition: 0,
+      bars: { allowedLatenessMs: 2_000, idleTimeoutMs: 60_000 },
+      stats,
+      createStage: () => stage,
+      scheduler: new VirtualTimeScheduler(),
+    });
+    feedAll(target, ticks(2_000, 3));
+    const outbox = drainOutbox(target);
+    expect(outbox.features.length).toBeGreaterThan(0);
+    expect(outbox.predictions).toHaveLength(outbox.features.length);
+    expect(stats.predictions).toBe(outbox.predictions.length);
+    expect(stats.predictionsByModel.get('m')).toBe(outbox.predictions.length);
+    expect(stats.modelErrors).toBe(outbox.alerts.length);
+    expect(latencies).toEqual(outbox.predictions.map(() => 0.004));
   });
 });
 
@@ -265,5 +324,67 @@ describe('PartitionWorker corporate actions', () => {
         vector.values.every((value) => !Number.isFinite(value) || Math.abs(value) < 1e12),
       ),
     ).toBe(true);
+  });
+});
+
+describe('PartitionWorker input robustness', () => {
+  const quality = (): PartitionWorker =>
+    new PartitionWorker({
+      topic: 'ticks',
+      partition: 5,
+      bars: { allowedLatenessMs: 2_000, idleTimeoutMs: 60_000 },
+      dataQuality: { windowRecords: 100 },
+      stats: new EngineStats(0),
+      scheduler: new VirtualTimeScheduler(),
+    });
+  const tick = (index: number, ts: number) => ({ symbol: index % 2 ? 'A' : 'B', ts, price: 10, size: 1 });
+
+  it('a late burst over the bound puts a system alert in the outbox, degrades, and resolves after a clean window', () => {
+    const target = quality();
+    const seen: string[] = [];
+    for (let offset = 0; offset < 150; offset++)
+      target.feed(offset, String(offset), tick(offset, START_MS + offset * 20_000), undefined);
+    for (let offset = 150; offset < 170; offset++)
+      target.feed(offset, String(offset), tick(offset, START_MS), undefined);
+    for (let offset = 170; offset < 200; offset++)
+      target.feed(offset, String(offset), tick(offset, START_MS + offset * 20_000), undefined);
+    const firing = drainOutbox(target).alerts;
+    seen.push(...firing.map((alert) => `${alert.subject} ${alert.state}`));
+    expect(target.quality.describe()).toBe('late 20% of the last 100 records (bound 5.0%)');
+    for (let offset = 200; offset < 300; offset++)
+      target.feed(offset, String(offset), tick(offset, START_MS + offset * 20_000), undefined);
+    seen.push(...drainOutbox(target).alerts.map((alert) => `${alert.subject} ${alert.state}`));
+    expect(seen).toStrictEqual(['source:ticks[5]:late firing', 'source:ticks[5]:late resolved']);
+    expect(target.quality.describe()).toBeUndefined();
+  });
+
+  it('a held tick survives a snapshot and is rejected after restore with its own offset and bytes', () => {
+    const first = quality();
+    for (let offset = 0; offset < 10; offset++)
+      first.feed(offset, String(offset), tick(offset, START_MS + offset * 1_000), undefined);
+    first.feed(10, '10', tick(10, START_MS + DAY_MS), Buffer.from('the future'));
+    drainOutbox(first);
+    const second = quality();
+    second.restore(JSON.parse(JSON.stringify(first.snapshot())));
+    for (let offset = 11; offset < 14; offset++)
+      second.feed(offset, String(offset), tick(offset, START_MS + offset * 1_000), undefined);
+    const letters = drainOutbox(second).deadLetters;
+    expect(letters.map((letter) => [letter.reason, letter.source])).toStrictEqual([
+      ['future_time', { topic: 'ticks', partition: 5, offset: '10' }],
+    ]);
+    expect(Buffer.from(letters[0]!.original as Uint8Array).toString()).toBe('the future');
+  });
+
+  it('rejects a tick whose Kafka key is not its symbol (null included) and keeps its seq free', () => {
+    const target = quality();
+    const value = { symbol: 'A', ts: START_MS, price: 10, size: 1, seq: 7 };
+    target.feed(0, '0', { ...value }, undefined, Buffer.from('a'));
+    target.feed(1, '1', { ...value }, undefined, null);
+    target.feed(2, '2', { ...value }, undefined, Buffer.from('A'));
+    const letters = drainOutbox(target).deadLetters;
+    expect(letters.map((letter) => [letter.reason, letter.value, letter.source?.offset])).toStrictEqual([
+      ['key_mismatch', '"a"', '0'],
+      ['key_mismatch', 'null', '1'],
+    ]);
   });
 });

@@ -1,10 +1,11 @@
-// The state and graph of one input partition: decoded messages go into its edge Subject and run
+// The state and graph of one input partition: decoded messages go into its input edge and run
 // synchronously through validate → bars → features (→ an optional async stage such as scoring); every output
 // lands in the worker's outbox, which the delivery coordinator takes. The worker's snapshot (validator,
 // aggregator, feature engine, corporate-action progress) plus its next offset is all a new owner needs.
 
-import { asyncScheduler, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import type { BarAggregatorOptions } from '../bars/bar-aggregator.js';
+import type { EventTimeGuardOptions } from '../bars/event-time-guard.js';
 import {
   type Alert,
   type Bar,
@@ -23,6 +24,7 @@ import { emptyBatch, type OutputBatch } from '../sinks/sink.js';
 import { CorporateActionAdjuster } from './corporate-action-adjuster.js';
 import type { CorporateActionBook } from './corporate-actions.js';
 import type { DecodeFailure } from './decode.js';
+import { DataQualityMonitor, type DataQualityOptions } from '../monitoring/data-quality.js';
 import { StreamState, tickGraph, type GraphOutputs } from './pipeline.js';
 
 /** Where an async stage after the features (model scoring) puts its results. */
@@ -46,13 +48,17 @@ export interface AsyncStage {
 export interface PartitionWorkerOptions {
   topic: string;
   partition: number;
-  bars?: BarAggregatorOptions;
+  bars?: BarAggregatorOptions & { futureTime?: EventTimeGuardOptions };
   validator?: TickValidatorOptions;
   features?: ComputeFeaturesOptions;
   corporateActions?: CorporateActionBook;
   stats: EngineStats;
   /** builds this partition's async stage (one instance per worker), if the graph has one */
   createStage?: () => AsyncStage;
+  /** per-partition data quality (reject shares per window → degraded health and system alerts) */
+  dataQuality?: DataQualityOptions;
+  /** told of each data-quality alert (firing, resolved) as it goes into the outbox, e.g. to log it */
+  onDataQualityAlert?: (alert: Alert) => void;
   /** wall clock for the idle-close timer (tests pass a virtual one) */
   scheduler?: SchedulerLike;
 }
@@ -65,12 +71,45 @@ export interface PartitionWorkerSnapshot {
   /** the next offset to read, decimal string */
   nextOffset: string;
   validator: unknown;
+  /** the event-time guard and its held ticks (absent in snapshots of engines before it: nothing held) */
+  guard?: unknown;
   aggregator: unknown;
   features: unknown;
   corporateActions: unknown;
   /** symbols whose feature state was warmed up (or found without history) */
   knownSymbols: string[];
   stage: unknown;
+  /** the data-quality window and the reasons firing (absent in older snapshots: a fresh window) */
+  quality?: unknown;
+}
+
+/**
+ * The graph's input: one subscriber (the graph), fed by direct calls. An rxjs Subject would do, but its
+ * next() allocates a closure and an iterator per message (rxjs 7's CommonJS build), on the hottest path.
+ */
+class InputEdge<T> {
+  readonly observable: Observable<T>;
+  private subscriber: Subscriber<T> | undefined;
+  private completed = false;
+
+  constructor() {
+    this.observable = new Observable<T>((subscriber) => {
+      if (this.completed) subscriber.complete();
+      else this.subscriber = subscriber;
+      return () => {
+        if (this.subscriber === subscriber) this.subscriber = undefined;
+      };
+    });
+  }
+
+  next(value: T): void {
+    this.subscriber?.next(value);
+  }
+
+  complete(): void {
+    this.completed = true;
+    this.subscriber?.complete();
+  }
 }
 
 const TIMEFRAME_RANK: Readonly<Record<Timeframe, number>> = { '5m': 0, '1h': 1, '1d': 2 };
@@ -86,7 +125,7 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
   private readonly adjuster: CorporateActionAdjuster;
   private readonly stage: AsyncStage | undefined;
   private readonly stats: EngineStats;
-  private readonly input = new Subject<TickEnvelope>();
+  private readonly input = new InputEdge<TickEnvelope>();
   private readonly subscription: Subscription;
   private outbox: OutputBatch = emptyBatch();
   private outboxRecords = 0;
@@ -95,12 +134,23 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
   private readonly source: SourceRef;
   private feeding = false;
   private failure: unknown = undefined;
+  /** reject shares of this partition's input (src/monitoring/data-quality.ts) */
+  readonly quality: DataQualityMonitor;
+  private readonly scheduler: SchedulerLike;
+  private readonly qualityAlerts: Alert[] = [];
+  private readonly onDataQualityAlert: ((alert: Alert) => void) | undefined;
   private closed = false;
 
   constructor(options: PartitionWorkerOptions) {
     this.topic = options.topic;
     this.partition = options.partition;
     this.stats = options.stats;
+    this.scheduler = options.scheduler ?? asyncScheduler;
+    this.onDataQualityAlert = options.onDataQualityAlert;
+    this.quality = new DataQualityMonitor(
+      `source:${options.topic}[${options.partition}]`,
+      options.dataQuality,
+    );
     this.state = new StreamState({
       validator: options.validator,
       bars: options.bars,
@@ -111,13 +161,26 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
     this.envelope = { value: undefined, source: this.source, original: undefined };
     this.stage = options.createStage?.();
     const vectors = tickGraph(
-      this.input,
+      this.input.observable,
       this.state,
       this,
       options.stats,
       options.scheduler ?? asyncScheduler,
     );
-    const output: Observable<unknown> = this.stage === undefined ? vectors : this.stage.attach(vectors, this);
+    // the stage's results are counted (and timed) here, once; the graph's own by tickGraph
+    const stats = options.stats;
+    const stageOutputs: StageOutputs = {
+      prediction: (prediction) => {
+        stats.prediction(prediction);
+        this.prediction(prediction);
+      },
+      alert: (alert) => {
+        stats.alert(alert);
+        this.alert(alert);
+      },
+    };
+    const output: Observable<unknown> =
+      this.stage === undefined ? vectors : this.stage.attach(vectors, stageOutputs);
     this.subscription = output.subscribe({
       error: (error: unknown) => {
         this.failure = error;
@@ -135,19 +198,29 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
   }
 
   /**
-   * Feeds one decoded message (offset as number and as kafkajs's string). Synchronous through validate, bars
+   * Feeds one decoded message (offset as number and as kafkajs's string; no text for the embedded feed, whose
+   * dead letters then carry no offset). Synchronous through validate, bars
    * and features. Throws the graph's error (a bug, never bad data) so the engine can stop.
    */
-  feed(offset: number, offsetText: string, value: unknown, original: Uint8Array | undefined): void {
+  feed(
+    offset: number,
+    offsetText: string | undefined,
+    value: unknown,
+    original: Uint8Array | undefined,
+    key?: Uint8Array | null,
+  ): void {
     this.source.offset = offsetText;
     this.envelope.value = value;
+    this.envelope.key = key;
     this.envelope.original = original ?? undefined;
     this.feeding = true;
     this.input.next(this.envelope);
     this.feeding = false;
     this.envelope.value = undefined;
     this.envelope.original = undefined;
+    this.envelope.key = undefined;
     this.nextOffset = offset + 1;
+    if (this.quality.record()) this.closeQualityWindow();
     if (this.failure !== undefined) throw this.failure;
   }
 
@@ -164,6 +237,19 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
       original: original ?? undefined,
     });
     this.nextOffset = offset + 1;
+    this.quality.reject(failure.reason);
+    if (this.quality.record()) this.closeQualityWindow();
+  }
+
+  /** Data-quality alerts (system, firing/resolved) of the window just completed go out with the other outputs. */
+  private closeQualityWindow(): void {
+    const alerts = this.qualityAlerts;
+    this.quality.closeWindow(this.scheduler.now(), alerts);
+    for (const alert of alerts) {
+      this.alert(alert);
+      this.onDataQualityAlert?.(alert);
+    }
+    alerts.length = 0;
   }
 
   /**
@@ -209,11 +295,13 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
       partition: this.partition,
       nextOffset: String(this.nextOffset),
       validator: this.state.validator.snapshot(),
+      guard: this.state.guard.snapshot(),
       aggregator: this.state.aggregator.snapshot(),
       features: this.state.features.snapshot(),
       corporateActions: this.adjuster.snapshot(),
       knownSymbols: [...this.knownSymbols],
       stage: this.stage?.snapshot?.() ?? null,
+      quality: this.quality.snapshot(),
     };
   }
 
@@ -240,12 +328,31 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
       return fail('knownSymbols must be an array of strings');
     this.state.validator.restore(candidate.validator);
     this.state.aggregator.restore(candidate.aggregator);
+    if (candidate.guard === undefined) {
+      // a snapshot from before the guard: its stream time is the aggregator's, nothing is held
+      const maxEventTime = this.state.aggregator.maxEventTimeMs;
+      this.state.guard.restore({
+        version: 1,
+        kind: 'mlfp.event-time-guard',
+        toleranceMs: this.state.guard.toleranceMs,
+        streamTimeMs: maxEventTime === Number.NEGATIVE_INFINITY ? null : maxEventTime,
+        firstSymbol: null,
+        multiSymbol: this.state.aggregator.symbolCount > 1,
+        held: [],
+      });
+    } else this.state.guard.restore(candidate.guard);
     this.state.features.restore(candidate.features);
     this.adjuster.restore(candidate.corporateActions);
     if (this.stage?.restore !== undefined) this.stage.restore(candidate.stage);
+    if (candidate.quality !== undefined) this.quality.restore(candidate.quality);
     this.knownSymbols.clear();
     for (const symbol of candidate.knownSymbols) this.knownSymbols.add(symbol);
     this.nextOffset = nextOffset;
+  }
+
+  /** Ends the input (an embedded feed that completed): the graph emits what it still holds (open bars). */
+  end(): void {
+    if (!this.closed) this.input.complete();
   }
 
   /** Stops the graph (and its idle timer) and drops the outbox. */
@@ -266,11 +373,14 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
   // GraphOutputs and StageOutputs: the graph's results, into the outbox
 
   deadLetter(letter: DeadLetter): void {
+    this.quality.reject(letter.reason);
     // the reused source must not leak into a record that outlives this message
     if (letter.source === this.source) letter.source = { ...this.source };
     else if (letter.source === undefined && this.feeding) {
-      // raised downstream of validation (late ticks, stale bars): the message being processed caused it
-      letter.source = { ...this.source };
+      // raised downstream of validation (late ticks, stale bars): the message in the envelope caused it (the
+      // one being fed, or a held tick the event-time guard releases with its own source and bytes)
+      const source = this.envelope.source;
+      if (source !== undefined) letter.source = { ...source };
       if (letter.original === undefined) letter.original = this.envelope.original;
     }
     this.push(letter);

@@ -1,10 +1,11 @@
 // Wires the operator graph for one input stream (the embedded feed, one Kafka partition):
-// raw records → validateTicks → aggregateBars → computeFeatures → (score) → outputs.
+// raw records → validateTicks (+ the event-time guard) → aggregateBars → computeFeatures → (score) → outputs.
 // The graph is a single linear chain; each stage hands its records to the Outputs edge as they pass, so no
 // Subject bus and no ordering surprises between branches.
 
 import { asyncScheduler, tap, type Observable, type SchedulerLike } from 'rxjs';
 import { BarAggregator, type BarAggregatorOptions } from '../bars/bar-aggregator.js';
+import { EventTimeGuard, type EventTimeGuardOptions } from '../bars/event-time-guard.js';
 import type { Alert, Bar, DeadLetter, DeadLetterSink, FeatureVector, Prediction } from '../domain/types.js';
 import { TickValidator, type TickValidatorOptions } from '../domain/validate-tick.js';
 import type { EngineStats } from '../monitoring/stats.js';
@@ -31,15 +32,17 @@ export interface GraphOutputs extends DeadLetterSink {
 /** The state of one input stream: everything a snapshot must capture to resume it. */
 export class StreamState {
   readonly validator: TickValidator;
+  readonly guard: EventTimeGuard;
   readonly aggregator: BarAggregator;
   readonly features: FeatureEngine;
 
   constructor(options: {
     validator?: TickValidatorOptions;
-    bars?: BarAggregatorOptions;
+    bars?: BarAggregatorOptions & { futureTime?: EventTimeGuardOptions };
     features?: ComputeFeaturesOptions;
   }) {
     this.validator = new TickValidator(options.validator);
+    this.guard = new EventTimeGuard(options.bars?.futureTime);
     this.aggregator = new BarAggregator(options.bars);
     this.features = new FeatureEngine(options.features);
   }
@@ -70,12 +73,12 @@ class CountingOutputs implements GraphOutputs {
   }
 
   prediction(prediction: Prediction): void {
-    this.stats.prediction(prediction.model);
+    this.stats.prediction(prediction);
     this.outputs.prediction(prediction);
   }
 
   alert(alert: Alert): void {
-    if (alert.type === 'model_error') this.stats.modelErrors++;
+    this.stats.alert(alert);
     this.outputs.alert(alert);
   }
 }
@@ -96,7 +99,7 @@ export function tickGraph(
     tap(() => {
       stats.ticks++;
     }),
-    validateTicks(state.validator, counted, scheduler),
+    validateTicks(state.validator, counted, scheduler, state.guard),
     aggregateBars(state.aggregator, counted, scheduler),
     tap((bar) => counted.bar(bar)),
     computeFeatures({}, counted, state.features),

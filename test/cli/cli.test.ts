@@ -317,7 +317,8 @@ describe('mlfp bars', () => {
   it('rejects a late tick beyond the allowed lateness with its line number', async () => {
     await writeFile(
       join(dir, 'late.csv'),
-      'symbol,ts,price,size\nA,2024-01-01T00:10:00Z,1,1\nA,2024-01-01T00:00:01Z,1,1\n',
+      'symbol,ts,price,size\nA,2024-01-01T00:00:00Z,1,1\nA,2024-01-01T00:05:00Z,1,1\nA,2024-01-01T00:05:30Z,1,1\n' +
+        'A,2024-01-01T00:06:00Z,1,1\nA,2024-01-01T00:00:01Z,1,1\n',
     );
     const result = await run([
       'bars',
@@ -329,8 +330,42 @@ describe('mlfp bars', () => {
       join(dir, 'late-out.csv'),
     ]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/late: .*late\.csv:3: field ts/);
+    expect(result.stderr).toMatch(/late: .*late\.csv:6: field ts/);
     expect(await exists(join(dir, 'late-out.csv'))).toBe(false);
+  });
+
+  it('rejects a tick a day ahead of the file as future_time with its line number; the other bars are unchanged', async () => {
+    const rows = Array.from(
+      { length: 40 },
+      (_, index) =>
+        `${index % 2 === 0 ? 'A' : 'B'},${new Date(Date.UTC(2024, 0, 1) + index * 20_000).toISOString()},${10 + index},1`,
+    );
+    const clean = ['symbol,ts,price,size', ...rows].join('\n') + '\n';
+    const dirty =
+      ['symbol,ts,price,size', ...rows.slice(0, 20), 'A,2024-01-02T00:05:00Z,99,1', ...rows.slice(20)].join(
+        '\n',
+      ) + '\n';
+    await writeFile(join(dir, 'clean.csv'), clean);
+    await writeFile(join(dir, 'future.csv'), dirty);
+    const args = (input: string, output: string, ...extra: string[]) => [
+      'bars',
+      '--input',
+      join(dir, input),
+      '--timeframe',
+      '5m',
+      '--output',
+      join(dir, output),
+      ...extra,
+    ];
+    const failed = await run(args('future.csv', 'future-out.csv'));
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/future_time: .*future\.csv:22: field ts = 2024-01-02T00:05:00.000Z/);
+    const skipped = await run(args('future.csv', 'future-out.csv', '--on-error', 'skip'));
+    expect(skipped.code).toBe(0);
+    expect((await run(args('clean.csv', 'clean-out.csv'))).code).toBe(0);
+    expect(await readFile(join(dir, 'future-out.csv'), 'utf8')).toBe(
+      await readFile(join(dir, 'clean-out.csv'), 'utf8'),
+    );
   });
 
   it('gives usage errors (exit 2) for bad arguments', async () => {

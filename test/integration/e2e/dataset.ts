@@ -1,7 +1,7 @@
 // The end-to-end data set: seeded ticks over many symbols and ~80 trading days (a one-hour session a day, so
 // 5m, 1h and 1d bars all get past every indicator's warm-up without millions of 5m bars), the same ticks as
-// a CSV for the batch CLI, malformed messages with the reason each must be dead-lettered with, and one
-// sentinel tick per partition far in the future that closes every real bar (the sentinels' own bars stay
+// a CSV for the batch CLI, malformed messages with the reason each must be dead-lettered with, and
+// three sentinel ticks per partition far in the future that close every real bar (the sentinels' own bars stay
 // open, so they never reach an output).
 import { writeFile } from 'node:fs/promises';
 import type { Message } from 'kafkajs';
@@ -13,17 +13,17 @@ import type { ErrorCode } from '../../../src/errors.js';
 const FIRST_DAY_MS = Date.UTC(2024, 0, 2);
 const SESSION_OPEN_MS = (14 * 60 + 30) * 60_000;
 const SESSION_MS = 3_600_000;
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 export interface DatasetTick {
   symbol: string;
   ts: number;
   price: number;
   size: number;
-  /** ts as written (epoch ms digits, or ISO-8601 for some ticks) and price as written (a JSON string for some) */
+  /** ts as written (epoch ms digits, or an ISO-8601 string for some ticks) and price as written (a JSON number) */
   tsText: string;
   priceText: string;
   isoTs: boolean;
-  priceAsString: boolean;
 }
 
 export interface MalformedMessage {
@@ -42,8 +42,9 @@ export interface TickOptions {
 
 /**
  * `count` ticks in event-time order (so in order per symbol and per partition: nothing is late), in a
- * one-hour session a day. Some ticks carry an ISO-8601 ts or a price as a JSON string, which the engine and
- * the CLI must read as the same numbers.
+ * one-hour session a day. Some ticks carry an ISO-8601 ts, which the engine and the CLI must read as the
+ * same time. Numbers are always JSON numbers: a number as a string is wrong_type by default
+ * (validation.numbersAsStrings), so those are among the malformed messages.
  */
 export function sessionTicks(options: TickOptions): { ticks: DatasetTick[]; symbols: readonly string[] } {
   const perSymbol = options.count / options.symbols;
@@ -60,7 +61,6 @@ export function sessionTicks(options: TickOptions): { ticks: DatasetTick[]; symb
     const ts =
       FIRST_DAY_MS + Math.floor(raw.ts / SESSION_MS) * DAY_MS + SESSION_OPEN_MS + (raw.ts % SESSION_MS);
     const isoTs = index % 5 === 0;
-    const priceAsString = index % 7 === 0;
     ticks.push({
       symbol: raw.symbol,
       ts,
@@ -69,7 +69,6 @@ export function sessionTicks(options: TickOptions): { ticks: DatasetTick[]; symb
       tsText: isoTs ? formatTime(ts) : String(ts),
       priceText: String(raw.price),
       isoTs,
-      priceAsString,
     });
   }
   return { ticks, symbols: generator.symbolNames };
@@ -77,8 +76,7 @@ export function sessionTicks(options: TickOptions): { ticks: DatasetTick[]; symb
 
 export function tickJson(tick: DatasetTick): string {
   const ts = tick.isoTs ? `"${tick.tsText}"` : tick.tsText;
-  const price = tick.priceAsString ? `"${tick.priceText}"` : tick.priceText;
-  return `{"symbol":"${tick.symbol}","ts":${ts},"price":${price},"size":${tick.size}}`;
+  return `{"symbol":"${tick.symbol}","ts":${ts},"price":${tick.priceText},"size":${tick.size}}`;
 }
 
 export async function writeTicksCsv(path: string, ticks: readonly DatasetTick[]): Promise<void> {
@@ -87,24 +85,29 @@ export async function writeTicksCsv(path: string, ticks: readonly DatasetTick[])
   await writeFile(path, lines.join('\n') + '\n');
 }
 
-/** One sentinel per partition, produced to that partition, far enough ahead to close every daily bar. */
+/**
+ * Three sentinels per partition (three symbols, produced to that partition), far enough ahead to close every
+ * daily bar. Three, of different symbols: the engine's event-time guard holds a tick far ahead of its stream
+ * until ticks of another symbol confirm its time (bars.futureTime.confirmTicks = 3), so one would close nothing.
+ */
 export function sentinels(
   ticks: readonly DatasetTick[],
   partitions: number,
 ): { sentinelMs: number; symbols: string[]; ticks: Array<DatasetTick & { partition: number }> } {
   const lastMs = ticks.reduce((max, tick) => Math.max(max, tick.ts), 0);
   const sentinelMs = (Math.floor(lastMs / DAY_MS) + 10) * DAY_MS + SESSION_OPEN_MS;
-  const list = Array.from({ length: partitions }, (_, partition) => ({
-    symbol: `ZZSENTINEL${partition}`,
-    ts: sentinelMs,
-    price: 100,
-    size: 1,
-    tsText: String(sentinelMs),
-    priceText: '100',
-    isoTs: false,
-    priceAsString: false,
-    partition,
-  }));
+  const list = Array.from({ length: partitions }, (_, partition) =>
+    ['A', 'B', 'C'].map((suffix) => ({
+      symbol: `ZZSENTINEL${partition}${suffix}`,
+      ts: sentinelMs,
+      price: 100,
+      size: 1,
+      tsText: String(sentinelMs),
+      priceText: '100',
+      isoTs: false,
+      partition,
+    })),
+  ).flat();
   return { sentinelMs, symbols: list.map((tick) => tick.symbol), ticks: list };
 }
 
@@ -172,16 +175,39 @@ export function malformedJson(
     (_, i) => text(`{"symbol":${i},"ts":${sampleTs},"price":1.5,"size":1}`, 'wrong_type'),
     (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":{"value":1.5},"size":1}`, 'wrong_type'),
     (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":true,"size":1}`, 'wrong_type'),
-    (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":"0x1f","size":1}`, 'wrong_type'),
-    (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":1.5,"size":"ten"}`, 'wrong_type'),
     (s, i) => text(`["${s}",${sampleTs},1.5,${i}]`, 'wrong_type'),
     (_, i) => text(`${i}`, 'wrong_type'),
     () => text('"a string"', 'wrong_type'),
     () => text('null', 'wrong_type'),
+    // numbers as strings (validation.numbersAsStrings false): wrong_type before being read, "NaN" included
+    (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":"170.5","size":1}`, 'wrong_type'),
+    (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":1.5,"size":"100"}`, 'wrong_type'),
+    (s) => text(`{"symbol":"${s}","ts":"${sampleTs}","price":1.5,"size":1}`, 'wrong_type'),
+    (s) =>
+      text(`{"symbol":"${s}","ts":${sampleTs},"price":1.5,"size":1,"bid":"1.4","ask":1.6}`, 'wrong_type'),
+    (s, i) => text(`{"symbol":"${s}","ts":${sampleTs},"price":1.5,"size":1,"seq":"${i}"}`, 'wrong_type'),
+    (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":"0x1f","size":1}`, 'wrong_type'),
+    (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":1.5,"size":"ten"}`, 'wrong_type'),
+    (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":"NaN","size":1}`, 'wrong_type'),
+    (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":1.5,"size":"-Infinity"}`, 'wrong_type'),
     // not finite
-    (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":"NaN","size":1}`, 'not_finite'),
     (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":1e999,"size":1}`, 'not_finite'),
-    (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":1.5,"size":"-Infinity"}`, 'not_finite'),
+    (s) => text(`{"symbol":"${s}","ts":${sampleTs},"price":1.5,"size":-1e999}`, 'not_finite'),
+    // duplicate member: JSON.parse would keep the later ts (RFC 7493)
+    (s) =>
+      text(
+        `{"symbol":"${s}","ts":${sampleTs},"price":1.5,"size":1,"ts":${sampleTs + 3_600_000}}`,
+        'duplicate_member',
+      ),
+    // a UTF-8 byte-order mark before an otherwise valid tick (RFC 8259 §8.1), with and without a space after it
+    (s) => ({
+      value: Buffer.concat([BOM, Buffer.from(`{"symbol":"${s}","ts":${sampleTs},"price":1.5,"size":1}`)]),
+      reason: 'bad_encoding',
+    }),
+    (s) => ({
+      value: Buffer.concat([BOM, Buffer.from(` {"symbol":"${s}","ts":${sampleTs},"price":1.5,"size":1}`)]),
+      reason: 'bad_encoding',
+    }),
     // out of range
     (s, i) =>
       text(`{"symbol":"${s}","ts":${sampleTs},"price":-${(i % 90) + 1}.25,"size":1}`, 'non_positive_price'),

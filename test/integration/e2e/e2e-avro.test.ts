@@ -3,7 +3,6 @@
 // in PostgreSQL, Kafka and Redis; malformed Avro frames (unknown schema id, another schema's record, no magic
 // byte, a truncated body, invalid values, oversize, tombstones) are dead letters with their reasons; every
 // prediction equals `mlfp score` on the CLI's 5m features, one row per key in PostgreSQL and in Kafka.
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Redis } from 'ioredis';
@@ -14,9 +13,10 @@ import { registerTickSchemas } from '../../support/avro-schemas.js';
 import { REPO_ROOT } from '../../support/build-once.js';
 import { EngineProcess } from '../../support/engine-process.js';
 import { interleave, sentinels, sessionTicks, type DatasetTick, type MalformedMessage } from './dataset.js';
-import { e2eConfig, outputTopics, uniqueName, writeConfig } from './engine-config.js';
-import { createInputTopics, deleteTopics, produceInOrder, testKafka } from './kafka-cluster.js';
-import { comparePredictions, deleteRedisKeys, dropSchema, latestPredictions, readTopics } from './outputs.js';
+import { cleanUpRuns } from './cleanup.js';
+import { groupConfig, outputTopics, uniqueName, writeConfig } from './engine-config.js';
+import { createInputTopics, produceInOrder, testKafka } from './kafka-cluster.js';
+import { comparePredictions, latestPredictions, readTopics } from './outputs.js';
 import { cliPredictions, startReference, type Reference } from './reference.js';
 import { expectEqual, verifyOutputs, waitForGroupDone } from './verify.js';
 
@@ -148,16 +148,19 @@ beforeAll(async () => {
   await redis.connect();
 }, 300_000);
 
-afterAll(async () => {
-  for (const engine of engines) if (engine.isRunning) await engine.crash();
-  await deleteTopics(kafka, [ticksTopic, actionsTopic, ...topics.all]).catch((error: unknown) =>
-    console.warn(`cleanup: ${String(error)}`),
-  );
-  await dropSchema(services.postgresUrl, group);
-  if (redis.status === 'ready') await deleteRedisKeys(redis, group);
-  redis.disconnect();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-}, 120_000);
+afterAll(
+  () =>
+    cleanUpRuns({
+      kafka,
+      redis,
+      postgresUrl: services.postgresUrl,
+      engines,
+      topics: [ticksTopic, actionsTopic, ...topics.all],
+      groups: [group],
+      dir,
+    }),
+  120_000,
+);
 
 describe('end to end, Avro ticks through the schema registry, demo models on', () => {
   it(
@@ -167,18 +170,11 @@ describe('end to end, Avro ticks through the schema registry, demo models on', (
       const config = await writeConfig(
         dir,
         group,
-        e2eConfig({
-          brokers: services.kafkaBrokers,
-          groupId: group,
-          ticksTopic,
-          actionsTopic,
-          kafkaOutputs: group,
-          postgres: { url: services.postgresUrl, schema: group },
-          redis: { url: services.redisUrl, keyPrefix: group },
-          snapshots: 'postgres',
-          avroRegistryUrl: services.registryUrl,
-          models: true,
-        }),
+        groupConfig(
+          services,
+          { group, ticksTopic, actionsTopic },
+          { snapshots: 'postgres', avroRegistryUrl: services.registryUrl, models: true },
+        ),
       );
       const startedAt = Date.now();
       const engine = EngineProcess.spawn('avro', config);

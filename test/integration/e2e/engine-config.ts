@@ -138,3 +138,28 @@ export async function writeConfig(
   await writeFile(path, JSON.stringify(config, null, 2));
   return path;
 }
+
+/** The addresses groupConfig needs (the `services` the integration setup provides). */
+export interface GroupServices {
+  kafkaBrokers: string[];
+  postgresUrl: string;
+  redisUrl: string;
+}
+
+/** e2eConfig for one consumer group whose Kafka outputs, PostgreSQL schema and Redis prefix are named after it. */
+export function groupConfig(
+  services: GroupServices,
+  names: { group: string; ticksTopic: string; actionsTopic: string },
+  options: Omit<E2eConfigOptions, 'brokers' | 'groupId' | 'ticksTopic' | 'actionsTopic'>,
+): Record<string, unknown> {
+  return e2eConfig({
+    brokers: services.kafkaBrokers,
+    groupId: names.group,
+    ticksTopic: names.ticksTopic,
+    actionsTopic: names.actionsTopic,
+    kafkaOutputs: names.group,
+    postgres: { url: services.postgresUrl, schema: names.group },
+    redis: { url: services.redisUrl, keyPrefix: names.group },
+    ...options,
+  });
+}

@@ -79,17 +79,21 @@ export function useTopics(
 export interface TickSet {
   ticks: GeneratedTick[];
   symbols: readonly string[];
-  /** ts of the sentinel ticks: one per symbol, far enough ahead to close every earlier bar */
+  /** ts of the first sentinel ticks: three per symbol, far enough ahead to close every earlier bar */
   sentinelMs: number;
 }
 
-/** `count` seeded ticks in event-time order, then one sentinel tick per symbol 3 days after the last one. */
+/** `count` seeded ticks in event-time order, then three sentinel ticks per symbol 3 days after the last one. */
 export function makeTicks(count: number, symbols: number, seed = 7, meanGapMs = 200_000): TickSet {
   const generator = new TickGenerator({ symbols, seed, startMs: Date.UTC(2024, 2, 4), meanGapMs });
   const ticks: GeneratedTick[] = [];
   for (let index = 0; index < count; index++) ticks.push(generator.next());
   const sentinelMs = Math.ceil((ticks[ticks.length - 1]!.ts + 3 * DAY_MS) / DAY_MS) * DAY_MS + 1_000;
-  for (const symbol of generator.symbolNames) ticks.push({ symbol, ts: sentinelMs, price: 100, size: 1 });
+  // three per symbol: the engine's event-time guard holds a lone tick far ahead of its stream until later ticks
+  // confirm its time (bars.futureTime.confirmTicks = 3), so one sentinel alone would close nothing
+  for (let copy = 0; copy < 3; copy++)
+    for (const symbol of generator.symbolNames)
+      ticks.push({ symbol, ts: sentinelMs + copy, price: 100, size: 1 });
   return { ticks, symbols: generator.symbolNames, sentinelMs };
 }
 

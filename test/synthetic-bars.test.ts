@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateBars } from '../benchmarks/lib/synthetic-bars.js';
-import { loadGolden } from '../src/indicators/indicator-contract.js';
+import { loadGolden } from './support/indicator-contract.js';
 
 describe('benchmarks/lib generateBars', () => {
   it('reproduces the golden input.csv bar for bar (same generator, so benchmark bars look like the golden set)', () => {

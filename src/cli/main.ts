@@ -10,11 +10,9 @@ import { runCommand } from './run-command.js';
 import { scoreCommand } from './score.js';
 import { adminCommand } from './models.js';
 import type { OnError } from './rejects.js';
+import type { CliIo } from './io.js';
 
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
+export type { CliIo };
 
 const defaultIo: CliIo = {
   stdout: (text) => process.stdout.write(text),

@@ -27,7 +27,7 @@ import { createKafkaClient } from '../streams/kafka-client.js';
 import { LocalEngine } from '../streams/local-engine.js';
 import { ScoringStage } from '../streams/scoring-stage.js';
 import { syntheticTicks } from '../streams/synthetic-market.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './io.js';
 
 export interface RunCommandOptions {
   config?: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Atr, trueRange } from './atr.js';
-import { describeIndicatorContract } from './indicator-contract.js';
+import { describeIndicatorContract } from '../../test/support/indicator-contract.js';
 
 describeIndicatorContract({
   name: 'Atr(14)',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { BollingerBands } from './bollinger-bands.js';
-import { describeIndicatorContract } from './indicator-contract.js';
+import { describeIndicatorContract } from '../../test/support/indicator-contract.js';
 
 describeIndicatorContract({
   name: 'BollingerBands(20, 2, 2)',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Ema } from './ema.js';
-import { describeIndicatorContract } from './indicator-contract.js';
+import { describeIndicatorContract } from '../../test/support/indicator-contract.js';
 
 describeIndicatorContract({
   name: 'Ema(50)',

@@ -7,7 +7,12 @@ import { BollingerBands } from './bollinger-bands.js';
 import { Ema } from './ema.js';
 import { FEATURE_SET_WARM_UP, FEATURE_WARM_UP, FeatureSet } from './feature-set.js';
 import { HistoricalVolatility } from './historical-volatility.js';
-import { compareWithGolden, loadGolden, randomBars, type OhlcvBar } from './indicator-contract.js';
+import {
+  compareWithGolden,
+  loadGolden,
+  randomBars,
+  type OhlcvBar,
+} from '../../test/support/indicator-contract.js';
 import { Macd } from './macd.js';
 import { Momentum } from './momentum.js';
 import { Obv } from './obv.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HistoricalVolatility } from './historical-volatility.js';
-import { describeIndicatorContract } from './indicator-contract.js';
+import { describeIndicatorContract } from '../../test/support/indicator-contract.js';
 
 describeIndicatorContract({
   name: 'HistoricalVolatility(21, 252)',

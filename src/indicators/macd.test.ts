@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeIndicatorContract, loadGolden } from './indicator-contract.js';
+import { describeIndicatorContract, loadGolden } from '../../test/support/indicator-contract.js';
 import { Macd } from './macd.js';
 
 describeIndicatorContract({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeIndicatorContract } from './indicator-contract.js';
+import { describeIndicatorContract } from '../../test/support/indicator-contract.js';
 import { Rsi } from './rsi.js';
 
 describeIndicatorContract({

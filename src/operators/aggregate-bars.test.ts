@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { BarAggregator } from '../bars/bar-aggregator.js';
 import type { Bar, DeadLetter, Tick } from '../domain/types.js';
 import { latestBars, naiveBars } from '../../test/bars/naive-bars.js';
+import { unhandledErrorsOf } from '../../test/support/unhandled-errors.js';
 import { aggregateBars } from './aggregate-bars.js';
 
 const MINUTE = 60_000;
@@ -182,6 +183,28 @@ describe('aggregateBars', () => {
       expectObservable(source.pipe(aggregateBars(aggregator, sink, scheduler))).toBe('-#', undefined, bug);
       expectSubscriptions(source.subscriptions).toBe('^!');
     });
+  });
+
+  it('errors the stream and frees its timer when the idle close throws, reporting nothing unhandled', () => {
+    const { sink } = collect();
+    const aggregator = new BarAggregator({ idleTimeoutMs: 5000 });
+    const bug = new Error('idle-close bug');
+    vi.spyOn(aggregator, 'onIdle').mockImplementation(() => {
+      throw bug;
+    });
+    const scheduler = testScheduler();
+    const unhandled = unhandledErrorsOf(() =>
+      scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+        const source = hot<Tick>('-a 20s -|', { a: tick('A', T, 10, 1) });
+        expectObservable(source.pipe(aggregateBars(aggregator, sink, scheduler))).toBe(
+          '- 5s #',
+          undefined,
+          bug,
+        );
+        expectSubscriptions(source.subscriptions).toBe('^ 5s !');
+      }),
+    );
+    expect(unhandled).toStrictEqual([]);
   });
 
   it('refuses a second concurrent subscription to one aggregator instance', () => {

@@ -1,9 +1,11 @@
 import { map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Bar, DeadLetter, FeatureVector } from '../domain/types.js';
 import { FEATURE_COLUMNS, FEATURE_COUNT } from '../domain/types.js';
+import { isMlfpError } from '../errors.js';
 import { FeatureSet } from '../indicators/feature-set.js';
+import { unhandledErrorsOf } from '../../test/support/unhandled-errors.js';
 import { computeFeatures, FeatureEngine } from './compute-features.js';
 
 const DAY = 86_400_000;
@@ -69,6 +71,57 @@ describe('computeFeatures', () => {
     expect(out.map((v) => v.ts / DAY)).toEqual([5, 6]);
     expect(letters).toHaveLength(1);
     expect(letters[0]).toMatchObject({ reason: 'late', field: 'ts' });
+  });
+
+  it('errors the stream and unsubscribes when the feature engine throws (a bug), reporting nothing unhandled', () => {
+    const engine = new FeatureEngine();
+    const bug = new Error('feature bug');
+    vi.spyOn(engine, 'apply').mockImplementationOnce(() => {
+      throw bug;
+    });
+    const unhandled = unhandledErrorsOf(() =>
+      new TestScheduler((actual, expected) => expect(actual).toEqual(expected)).run(
+        ({ hot, expectObservable, expectSubscriptions }) => {
+          const source = hot('-a-b-|', { a: bar('A', 0, 10), b: bar('A', 1, 11) });
+          expectObservable(source.pipe(computeFeatures({}, undefined, engine))).toBe('-#', undefined, bug);
+          expectSubscriptions(source.subscriptions).toBe('^!');
+        },
+      ),
+    );
+    expect(unhandled).toStrictEqual([]);
+  });
+
+  it('errors the stream when the dead-letter sink throws (it broke its no-throw contract)', () => {
+    const broken = new Error('sink broke its contract');
+    const sink = {
+      deadLetter: () => {
+        throw broken;
+      },
+    };
+    const unhandled = unhandledErrorsOf(() =>
+      new TestScheduler((actual, expected) => expect(actual).toEqual(expected)).run(
+        ({ hot, expectObservable, expectSubscriptions }) => {
+          const source = hot('-a-b-c-|', { a: bar('A', 5, 10), b: bar('A', 4, 10), c: bar('A', 6, 10) });
+          const out = source.pipe(
+            computeFeatures({}, sink),
+            map((v: FeatureVector) => v.ts / DAY),
+          );
+          expectObservable(out).toBe('-a-#', { a: 5 }, broken);
+          expectSubscriptions(source.subscriptions).toBe('^--!');
+        },
+      ),
+    );
+    expect(unhandled).toStrictEqual([]);
+  });
+
+  it('rejects a non-positive periodsPerYear with MlfpError config_invalid naming the field', () => {
+    let error: unknown;
+    try {
+      new FeatureEngine({ periodsPerYear: { '1h': 0 } });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isMlfpError(error) && error.code === 'config_invalid' && error.field).toBe('periodsPerYear.1h');
   });
 
   it('annualises historical volatility with the timeframe’s periods per year', () => {

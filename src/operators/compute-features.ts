@@ -48,7 +48,10 @@ export class FeatureEngine {
     for (const tf of TIMEFRAMES) {
       const p = this.periodsPerYear[tf];
       if (!(p > 0) || !Number.isFinite(p))
-        throw new RangeError(`periodsPerYear.${tf} must be a positive number`);
+        throw new MlfpError('config_invalid', `periodsPerYear.${tf} must be a positive number`, {
+          field: `periodsPerYear.${tf}`,
+          value: p,
+        });
     }
   }
 
@@ -175,7 +178,11 @@ export interface FeatureEngineSnapshot {
   symbols: Array<{ symbol: string; lastTs: Array<number | null>; sets: FeatureSetSnapshot[] }>;
 }
 
-/** The operator: bars in, feature vectors out. Stale bars (older than the latest of their key) are dead-lettered. */
+/**
+ * The operator: bars in, feature vectors out. Stale bars (older than the latest of their key) are
+ * dead-lettered. A thrown exception (a bug in the engine, or a sink that broke its no-throw contract) errors
+ * the output; it is never hidden.
+ */
 export function computeFeatures(
   options: ComputeFeaturesOptions = {},
   deadLetters?: DeadLetterSink,
@@ -185,15 +192,19 @@ export function computeFeatures(
     new Observable<FeatureVector>((subscriber) =>
       source.subscribe({
         next(bar) {
-          const vector = engine.apply(bar);
-          if (vector !== undefined) subscriber.next(vector);
-          else
-            deadLetters?.deadLetter({
-              reason: 'late',
-              field: 'ts',
-              value: new Date(bar.ts).toISOString(),
-              message: `${bar.timeframe} bar of ${bar.symbol} is older than the latest one; features cannot be revised`,
-            });
+          try {
+            const vector = engine.apply(bar);
+            if (vector !== undefined) subscriber.next(vector);
+            else
+              deadLetters?.deadLetter({
+                reason: 'late',
+                field: 'ts',
+                value: new Date(bar.ts).toISOString(),
+                message: `${bar.timeframe} bar of ${bar.symbol} is older than the latest one; features cannot be revised`,
+              });
+          } catch (error) {
+            subscriber.error(error);
+          }
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),

@@ -1,7 +1,8 @@
-import { map, Subject } from 'rxjs';
+import { map, Subject, type SchedulerLike } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { isMlfpError } from '../errors.js';
+import { unhandledErrorsOf } from '../../test/support/unhandled-errors.js';
 import { microBatch } from './micro-batch.js';
 
 const scheduler = (): TestScheduler =>
@@ -41,6 +42,31 @@ describe('microBatch', () => {
       expectObservable(other.pipe(microBatch({ maxBatchSize: 5, maxWaitMs: 3 })), '^-!').toBe('---');
       expectSubscriptions(other.subscriptions).toBe('^-!');
     });
+  });
+
+  it('errors the stream and unsubscribes when its scheduler throws, reporting nothing unhandled', () => {
+    const bug = new Error('clock broke');
+    const virtual = scheduler();
+    let reads = 0;
+    const failing = {
+      now: () => {
+        if (++reads === 2) throw bug;
+        return virtual.now();
+      },
+      schedule: (...args: Parameters<SchedulerLike['schedule']>) => virtual.schedule(...args),
+    } as SchedulerLike;
+    const unhandled = unhandledErrorsOf(() =>
+      virtual.run(({ hot, expectObservable, expectSubscriptions }) => {
+        const source = hot('-a-b-c-|');
+        expectObservable(source.pipe(microBatch({ maxBatchSize: 5, maxWaitMs: 10 }, failing))).toBe(
+          '---#',
+          undefined,
+          bug,
+        );
+        expectSubscriptions(source.subscriptions).toBe('^--!');
+      }),
+    );
+    expect(unhandled).toStrictEqual([]);
   });
 
   it('refuses bad options, naming the key', () => {

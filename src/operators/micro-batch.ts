@@ -95,13 +95,18 @@ export function microBatch<T>(
       const unbind = options.control?.bind(flush);
       const subscription = source.subscribe({
         next: (item) => {
-          arrivedAt[items.length] = scheduler.now();
-          items.push(item);
-          if (items.length >= maxBatchSize) {
-            flush();
-            flushAtBurstEnd();
-          } else if (maxWaitMs === 0) flushAtBurstEnd();
-          else if (timer === undefined) timer = scheduler.schedule(flush, maxWaitMs);
+          try {
+            arrivedAt[items.length] = scheduler.now();
+            items.push(item);
+            if (items.length >= maxBatchSize) {
+              flush();
+              flushAtBurstEnd();
+            } else if (maxWaitMs === 0) flushAtBurstEnd();
+            else if (timer === undefined) timer = scheduler.schedule(flush, maxWaitMs);
+          } catch (error) {
+            // a bug (or a scheduler that throws) errors the output; the teardown frees the timer
+            subscriber.error(error);
+          }
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => {

@@ -1,10 +1,11 @@
 import { lastValueFrom, map, Subject, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FEATURE_COLUMNS, type Alert, type FeatureVector, type Prediction } from '../domain/types.js';
 import { fakeManifest, fakeModel } from '../../test/models/fake-model.js';
 import { ModelRegistry } from '../models/registry.js';
 import { Scorer, type ScoreOutput } from '../models/scorer.js';
+import { unhandledErrorsOf } from '../../test/support/unhandled-errors.js';
 import { scoreFeatures } from './score.js';
 
 const RETURNS = FEATURE_COLUMNS.indexOf('returns');
@@ -68,6 +69,47 @@ describe('scoreFeatures', () => {
     );
     for (let i = 0; i < 10; i++) subject.next(vector('A', i));
     await expect(done).rejects.toThrow(/fake@1 has 3 rows waiting \(maxPendingRows 3\)/);
+  });
+
+  it('errors the stream with an MlfpError and unsubscribes when the scorer throws, reporting nothing unhandled', () => {
+    const scorer = new Scorer(new ModelRegistry());
+    const bug = new Error('scorer bug');
+    vi.spyOn(scorer, 'submit').mockImplementationOnce(() => {
+      throw bug;
+    });
+    const unhandled = unhandledErrorsOf(() =>
+      new TestScheduler((a, e) => expect(a).toEqual(e)).run(
+        ({ hot, expectObservable, expectSubscriptions }) => {
+          const source = hot('-a-b-|', { a: vector('A', 1), b: vector('B', 2) });
+          expectObservable(source.pipe(scoreFeatures(scorer, { maxBatchSize: 1, maxWaitMs: 0 }))).toBe(
+            '-#',
+            undefined,
+            expect.objectContaining({
+              name: 'MlfpError',
+              code: 'internal',
+              message: 'scorer bug',
+              cause: bug,
+            }),
+          );
+          expectSubscriptions(source.subscriptions).toBe('^!');
+        },
+      ),
+    );
+    expect(unhandled).toStrictEqual([]);
+  });
+
+  it('errors the stream when the models fail while it drains at completion', async () => {
+    const scorer = new Scorer(new ModelRegistry());
+    vi.spyOn(scorer, 'idle', 'get').mockReturnValue(false);
+    vi.spyOn(scorer, 'whenIdle').mockRejectedValue(new Error('runtime died'));
+    const subject = new Subject<FeatureVector>();
+    const done = lastValueFrom(subject.pipe(scoreFeatures(scorer), toArray()));
+    subject.complete();
+    await expect(done).rejects.toMatchObject({
+      name: 'MlfpError',
+      code: 'internal',
+      message: 'runtime died',
+    });
   });
 
   it('hot swap under load: every event scored once by the live version, none mixed, shadows never published', async () => {

@@ -1,9 +1,10 @@
 import { Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { EventTimeGuard } from '../bars/event-time-guard.js';
 import { TickValidator } from '../domain/validate-tick.js';
 import type { DeadLetter } from '../domain/types.js';
+import { unhandledErrorsOf } from '../../test/support/unhandled-errors.js';
 import { validateTicks, type TickEnvelope } from './validate-ticks.js';
 
 const T0 = Date.UTC(2024, 2, 4, 14, 30);
@@ -96,6 +97,23 @@ describe('validateTicks', () => {
       expectObservable(source.pipe(validateTicks({}, sink))).toBe('-a-#', { a: good }, failing);
       expectSubscriptions(source.subscriptions).toBe('^--!');
     });
+  });
+
+  it('errors the stream and unsubscribes when the validator throws (a bug), reporting nothing unhandled', () => {
+    const { sink } = collect();
+    const validator = new TickValidator();
+    const bug = new Error('validator bug');
+    vi.spyOn(validator, 'validate').mockImplementationOnce(() => {
+      throw bug;
+    });
+    const unhandled = unhandledErrorsOf(() =>
+      scheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+        const source = hot<TickEnvelope>('-a-b-|', { a: { value: good }, b: { value: good } });
+        expectObservable(source.pipe(validateTicks(validator, sink))).toBe('-#', undefined, bug);
+        expectSubscriptions(source.subscriptions).toBe('^!');
+      }),
+    );
+    expect(unhandled).toStrictEqual([]);
   });
 
   it('passes numbersAsStrings through: JSON ticks with a string price are wrong_type when it is false', () => {

@@ -1,8 +1,15 @@
 // The embedded default's local store: the latest bar, feature vector and prediction per (symbol, timeframe)
 // and the most recent dead letters (bounded), for the progress line, tests and, later, REST reads.
 
-import type { Alert, Bar, DeadLetter, FeatureVector, Prediction, Timeframe } from '../domain/types.js';
-import type { GraphOutputs } from '../streams/pipeline.js';
+import type {
+  Alert,
+  Bar,
+  DeadLetter,
+  FeatureVector,
+  GraphOutputs,
+  Prediction,
+  Timeframe,
+} from '../domain/types.js';
 
 const key = (symbol: string, timeframe: Timeframe): string => `${symbol}|${timeframe}`;
 

@@ -1,8 +1,10 @@
 // Runs a sink's idempotent operations until they succeed: retriable failures (service down, timeouts) wait a
-// capped, jittered exponential backoff while health says 'retrying'; final failures reject at once. Keeps the
-// sink's health record (state, last error, pending records, retries) for readiness and metrics.
+// capped, jittered exponential backoff (the project's retry loop, src/domain/backoff.ts) while health says
+// 'retrying'; final failures reject at once. Keeps the sink's health record (state, last error, pending
+// records, retries) for readiness and metrics.
 
 import { setTimeout as delay } from 'node:timers/promises';
+import { exponentialBackoffMs, retry } from '../domain/backoff.js';
 import { MlfpError } from '../errors.js';
 import type { SinkHealth, SinkState } from './sink.js';
 
@@ -46,13 +48,12 @@ const abortableSleep: Sleep = (ms, signal) =>
   );
 
 /**
- * The wait before retry number `attempt` (1-based): "equal jitter", i.e. between half and all of the capped
- * exponential step, so instances that lost a service together do not come back in lock-step and a flapping
- * service is never hammered faster than half the step.
+ * The sinks' wait before retry number `attempt` (1-based): always jittered (`random` in [0, 1)), between half
+ * and all of the capped exponential step, so instances that lost a service together do not come back in
+ * lock-step and a flapping service is never hammered faster than half the step.
  */
 export function backoffDelayMs(attempt: number, options: RetryOptions, random: number): number {
-  const step = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.min(attempt - 1, 30));
-  return Math.round(step / 2 + (step / 2) * random);
+  return exponentialBackoffMs(attempt, options, random);
 }
 
 export class Retrier {
@@ -115,24 +116,35 @@ export class Retrier {
   /** Runs `attempt` until it succeeds; rejects with the final MlfpError, or with sink_unavailable on close. */
   async run<T>(operation: string, attempt: () => Promise<T>): Promise<T> {
     let failures = 0;
+    /** the error of an attempt refused because the retrier is closed: final as it is */
+    let refused: MlfpError | undefined;
     try {
-      for (;;) {
-        if (this.closed) throw this.closedError(operation);
-        try {
-          const result = await attempt();
-          return result;
-        } catch (error) {
-          const failure = this.classify(error);
-          if (this.closed) throw this.closedError(operation, failure);
-          if (!failure.retriable) throw failure;
-          failures++;
-          if (failures === 1) this.failingOperations++;
-          this.retries++;
-          this.lastError = `${operation}: ${failure.message}`;
-          if (this.state !== 'retrying') this.setState('retrying');
-          await this.sleep(backoffDelayMs(failures, this.options, this.random()), this.abort.signal);
-        }
-      }
+      return await retry<T, MlfpError>(
+        () => {
+          if (!this.closed) return attempt();
+          refused = this.closedError(operation);
+          return Promise.reject(refused);
+        },
+        {
+          schedule: this.options,
+          jitter: this.random,
+          mapError: (error) => {
+            if (refused !== undefined && error === refused) return refused;
+            const failure = this.classify(error);
+            return this.closed ? this.closedError(operation, failure) : failure;
+          },
+          isRetriable: (failure) => failure.retriable,
+          onRetry: (failure, { attempt: failed }) => {
+            failures = failed;
+            if (failures === 1) this.failingOperations++;
+            this.retries++;
+            this.lastError = `${operation}: ${failure.message}`;
+            if (this.state !== 'retrying') this.setState('retrying');
+          },
+          sleep: (ms) => this.sleep(ms, this.abort.signal),
+          now: this.now,
+        },
+      );
     } finally {
       if (failures > 0) {
         this.failingOperations--;

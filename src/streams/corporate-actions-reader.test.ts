@@ -49,3 +49,45 @@ describe('CorporateActionReader consumer restarts', () => {
     await expect(restartOnFailure!(new Error('Closed connection'))).resolves.toBe(false);
   });
 });
+
+describe('CorporateActionReader after a consumer restart', () => {
+  it('reads each message once when a restarted consumer delivers the topic from the beginning again', async () => {
+    let eachBatch: ((payload: unknown) => Promise<void>) | undefined;
+    const { kafka } = fakeKafka();
+    const consumer = (
+      kafka.consumer as unknown as (options: ConsumerConfig) => { run: ReturnType<typeof vi.fn> }
+    )({
+      groupId: 'x',
+    });
+    consumer.run.mockImplementation(async (options: { eachBatch: (payload: unknown) => Promise<void> }) => {
+      eachBatch = options.eachBatch;
+    });
+    const book = new CorporateActionBook(100);
+    const reader = new CorporateActionReader(kafka, {
+      topic: 'actions',
+      groupId: 'g',
+      book,
+      maxMessageBytes: 65_536,
+      maxWaitTimeInMs: 100,
+    });
+    await reader.start();
+    const messages = [
+      { offset: '0', value: Buffer.from('{"symbol":"AAPL","type":"split","exDate":"2024-06-10","ratio":4}') },
+      { offset: '1', value: Buffer.from('{not json') },
+      { offset: '2', value: Buffer.from('{"symbol":"AAPL","type":"merger","exDate":"2024-06-10"}') },
+    ];
+    const batch = (list: typeof messages) => ({
+      batch: { partition: 0, messages: list, lastOffset: () => list.at(-1)!.offset },
+    });
+    await eachBatch!(batch(messages.slice(0, 2)));
+    await eachBatch!(batch(messages)); // the restarted consumer starts over
+    expect(book.size).toBe(1);
+    expect(
+      reader.takeOutbox()?.deadLetters.map((letter) => [letter.reason, letter.source?.offset]),
+    ).toStrictEqual([
+      ['bad_json', '1'],
+      ['unknown_action', '2'],
+    ]);
+    await reader.stop();
+  });
+});

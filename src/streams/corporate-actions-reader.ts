@@ -37,6 +37,9 @@ export class CorporateActionReader implements OutboxOwner {
   private readonly remaining = new Map<number, number>();
   private caughtUp: (() => void) | undefined;
 
+  /** per partition, the offset after the last message read (a restarted consumer re-reads from the start) */
+  private readonly nextOffsets = new Map<number, number>();
+
   constructor(
     private readonly kafka: Kafka,
     private readonly options: CorporateActionReaderOptions,
@@ -153,7 +156,17 @@ export class CorporateActionReader implements OutboxOwner {
   }
 
   private async onBatch({ batch }: EachBatchPayload): Promise<void> {
-    for (const message of batch.messages) this.accept(message.value, batch.partition, message.offset);
+    // the reader commits nothing (a fresh group each start): a consumer kafkajs restarted after a crash reads
+    // the topic from the beginning again; what was read already must not be booked or dead-lettered twice
+    const partition = batch.partition;
+    let next = this.nextOffsets.get(partition) ?? 0;
+    for (const message of batch.messages) {
+      const offset = Number(message.offset);
+      if (offset < next) continue;
+      this.accept(message.value, partition, message.offset);
+      next = offset + 1;
+    }
+    this.nextOffsets.set(partition, next);
     const target = this.remaining.get(batch.partition);
     if (target !== undefined && Number(batch.lastOffset()) + 1 >= target) {
       this.remaining.delete(batch.partition);

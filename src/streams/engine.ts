@@ -8,6 +8,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { SessionCalendar } from '../bars/session-calendar.js';
 import { relaxedRules } from '../config/relaxations.js';
 import type { EngineConfig } from '../config/schema.js';
+import { retry, type BackoffSchedule } from '../domain/backoff.js';
 import { parseTime } from '../domain/time.js';
 import { TIMEFRAMES, type Bar, type Timeframe } from '../domain/types.js';
 import { DEFAULT_SYMBOL_PATTERN, readNumber } from '../domain/validate-tick.js';
@@ -87,7 +88,8 @@ interface PartitionSlot {
   lag: number;
 }
 
-const MAX_BACKOFF_MS = 5_000;
+/** waits between retries of a store, the registry or the bar history: 200 ms doubling up to 5 s */
+const BACKOFF: Readonly<BackoffSchedule> = { initialDelayMs: 200, maxDelayMs: 5_000 };
 const HEARTBEAT_EVERY_MS = 1_000;
 const CHECK_EVERY_MESSAGES = 64;
 const WARM_UP_ATTEMPTS = 3;
@@ -722,34 +724,40 @@ export class KafkaEngine {
     const symbols = [...firstTs.keys()];
     const history = this.deps.barHistory!;
     const count = this.config.delivery.warmUpBars;
+    const isKafkaError = (error: unknown): boolean =>
+      (error as Error | null)?.name?.startsWith('KafkaJS') === true;
     let bars: Bar[] = [];
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const perTimeframe = await this.withHeartbeat(
-          Promise.all(
-            TIMEFRAMES.map((tf) => history.recentBars(symbols, tf, this.barStartOf(earliest, tf), count)),
+    try {
+      const perTimeframe = await retry(
+        () =>
+          this.withHeartbeat(
+            Promise.all(
+              TIMEFRAMES.map((tf) => history.recentBars(symbols, tf, this.barStartOf(earliest, tf), count)),
+            ),
+            heartbeat,
+            'the bar history (warm-up)',
           ),
-          heartbeat,
-          'the bar history (warm-up)',
-        );
-        bars = perTimeframe.flat();
-        break;
-      } catch (error) {
-        if ((error as Error | null)?.name?.startsWith('KafkaJS') === true) throw error;
-        if (attempt >= WARM_UP_ATTEMPTS || !this.isActive()) {
-          this.emit(
-            'warn',
-            ENGINE_EVENTS.warning,
-            `warm-up of ${symbols.length} symbols failed; they start cold`,
-            {
-              partition: worker.partition,
-              error: (error as Error)?.message,
-            },
-          );
-          break;
-        }
-        await delay(backoffMs(attempt));
-      }
+        {
+          schedule: BACKOFF,
+          maxAttempts: WARM_UP_ATTEMPTS,
+          isRetriable: (error) => !isKafkaError(error),
+          shouldStop: () => !this.isActive(),
+          sleep: delay,
+          now: Date.now,
+        },
+      );
+      bars = perTimeframe.flat();
+    } catch (error) {
+      if (isKafkaError(error)) throw error;
+      this.emit(
+        'warn',
+        ENGINE_EVENTS.warning,
+        `warm-up of ${symbols.length} symbols failed; they start cold`,
+        {
+          partition: worker.partition,
+          error: (error as Error)?.message,
+        },
+      );
     }
     worker.warmUp(bars, symbols);
     this.emit(
@@ -998,20 +1006,21 @@ export class KafkaEngine {
   }
 
   /** Retries a retriable failure with capped backoff while the slot is ours and the engine runs. */
-  private async retry<T>(what: string, slot: PartitionSlot, work: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await work();
-      } catch (error) {
-        if (isMlfpError(error) && !error.retriable) throw error;
-        if (slot.revoked || !this.isActive()) throw toMlfpError(error, 'source_unavailable');
+  private retry<T>(what: string, slot: PartitionSlot, work: () => Promise<T>): Promise<T> {
+    return retry(work, {
+      schedule: BACKOFF,
+      // an MlfpError stays as it is (final ones are thrown at once); anything else counts as source_unavailable
+      mapError: (error) => toMlfpError(error, 'source_unavailable'),
+      isRetriable: (error) => error.retriable,
+      shouldStop: () => slot.revoked || !this.isActive(),
+      onRetry: (error, { attempt }) =>
         this.emit('warn', ENGINE_EVENTS.warning, `${what} failed (attempt ${attempt}); retrying`, {
           partition: slot.partition,
-          error: (error as Error)?.message,
-        });
-        await delay(backoffMs(attempt));
-      }
-    }
+          error: error.message,
+        }),
+      sleep: delay,
+      now: Date.now,
+    });
   }
 
   private async acquire(slot: PartitionSlot): Promise<() => void> {
@@ -1038,10 +1047,6 @@ export class KafkaEngine {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function backoffMs(attempt: number): number {
-  return Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 10));
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {

@@ -388,3 +388,24 @@ describe('PartitionWorker input robustness', () => {
     ]);
   });
 });
+
+describe('PartitionWorker snapshots from before the event-time guard', () => {
+  it('restore without a guard section: the stream time is the aggregator newest tick and nothing is held', () => {
+    const list = ticks(3_000, 4);
+    const whole = worker();
+    feedAll(whole, list);
+    const expected = drainOutbox(whole);
+    const first = worker();
+    feedAll(first, list.slice(0, 1_500));
+    const before = drainOutbox(first);
+    const snapshot = JSON.parse(JSON.stringify(first.snapshot())) as Record<string, unknown>;
+    expect(first.snapshot().guard).toMatchObject({ held: [] });
+    delete snapshot.guard;
+    delete snapshot.quality;
+    const second = worker();
+    second.restore(snapshot);
+    feedAll(second, list.slice(1_500), 1_500);
+    const after = drainOutbox(second);
+    expect([...before.bars, ...after.bars]).toStrictEqual(expected.bars);
+  });
+});

@@ -6,7 +6,7 @@
 import { asyncScheduler, tap, type Observable, type SchedulerLike } from 'rxjs';
 import { BarAggregator, type BarAggregatorOptions } from '../bars/bar-aggregator.js';
 import { EventTimeGuard, type EventTimeGuardOptions } from '../bars/event-time-guard.js';
-import type { Alert, Bar, DeadLetter, DeadLetterSink, FeatureVector, Prediction } from '../domain/types.js';
+import type { Alert, Bar, DeadLetter, FeatureVector, GraphOutputs, Prediction } from '../domain/types.js';
 import { TickValidator, type TickValidatorOptions } from '../domain/validate-tick.js';
 import type { EngineStats } from '../monitoring/stats.js';
 import {
@@ -19,15 +19,8 @@ import { validateTicks, type TickEnvelope } from '../operators/validate-ticks.js
 import { scoreFeatures, type ScoreFeaturesOptions } from '../operators/score.js';
 import type { Scorer } from '../models/scorer.js';
 
-/** Where a graph's results go. Implementations must not throw. */
-export interface GraphOutputs extends DeadLetterSink {
-  bar(bar: Bar): void;
-  features(vector: FeatureVector): void;
-  prediction(prediction: Prediction): void;
-  alert(alert: Alert): void;
-  /** Called with each bar after bar() and before the bar reaches the features (corporate actions adjust here). */
-  beforeFeatures?(bar: Bar): void;
-}
+// GraphOutputs lives in src/domain so that sinks implement it without importing streams; re-exported here.
+export type { GraphOutputs };
 
 /** The state of one input stream: everything a snapshot must capture to resume it. */
 export class StreamState {

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isMlfpError } from '../errors.js';
-import type { IncrementalIndicator } from './indicator.js';
+import { isMlfpError } from '../../src/errors.js';
+import type { IncrementalIndicator } from '../../src/indicators/indicator.js';
 
 export interface OhlcvBar {
   open: number;
@@ -23,7 +23,7 @@ export interface Golden {
   columns: Map<string, Float64Array>;
 }
 
-const GOLDEN_DIR = fileURLToPath(new URL('../../test/fixtures/golden/', import.meta.url));
+const GOLDEN_DIR = fileURLToPath(new URL('../fixtures/golden/', import.meta.url));
 
 function readCsv(file: string): { header: string[]; rows: string[][] } {
   const lines = readFileSync(GOLDEN_DIR + file, 'utf8')

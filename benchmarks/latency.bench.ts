@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { sinksFromConfig } from '../src/cli/run-command.js';
 import { parseConfig } from '../src/config/load.js';
-import { ensureTopics } from '../src/sinks/kafka-topics.js';
+import { ensureTopics } from '../src/sinks/kafka/kafka-topics.js';
 import type { DurablePosition } from '../src/streams/delivery.js';
 import { KafkaEngine } from '../src/streams/engine.js';
 import { createKafkaClient } from '../src/streams/kafka-client.js';

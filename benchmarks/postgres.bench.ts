@@ -9,11 +9,11 @@
 
 import pg from 'pg';
 import { FEATURE_COUNT, type FeatureVector } from '../src/domain/types.js';
-import { createStageTables, mergeWithCopy, mergeWithUnnest } from '../src/sinks/postgres-merge.js';
-import { migrate } from '../src/sinks/postgres-migrations.js';
-import { MonthCollector, PartitionManager } from '../src/sinks/postgres-partitions.js';
-import { featuresCodec } from '../src/sinks/postgres-rows.js';
-import { conflictSql, qualified, quoteIdentifier, TABLES } from '../src/sinks/postgres-tables.js';
+import { createStageTables, mergeWithCopy, mergeWithUnnest } from '../src/sinks/postgres/postgres-merge.js';
+import { migrate } from '../src/sinks/postgres/postgres-migrations.js';
+import { MonthCollector, PartitionManager } from '../src/sinks/postgres/postgres-partitions.js';
+import { featuresCodec } from '../src/sinks/postgres/postgres-rows.js';
+import { conflictSql, qualified, quoteIdentifier, TABLES } from '../src/sinks/postgres/postgres-tables.js';
 import { machineInfo } from './lib/machine.js';
 import { median, positiveIntegerEnv } from './lib/measure.js';
 import { formatTable, writeResults } from './lib/results.js';

@@ -236,11 +236,12 @@ kafka_start() {
     kafka_write_config
     local data_dir=$KAFKA_DIR/data-$KAFKA_VERSION
     if [[ ! -f $data_dir/meta.properties ]]; then
-      # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
+      # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding. It may start with '-' (one
+      # in 64), which the tool would read as an option after a separate -t: pass it as --cluster-id=<id>.
       local cluster_id
       cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
       java -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format --ignore-formatted \
-        -t "$cluster_id" -c "$KAFKA_DIR/server.properties" >>"$log_file" 2>&1 ||
+        --cluster-id="$cluster_id" -c "$KAFKA_DIR/server.properties" >>"$log_file" 2>&1 ||
         {
           tail -n 40 "$log_file" >&2
           die "kafka: formatting $data_dir failed"

@@ -3,7 +3,7 @@
 // Usage: node dist/benchmarks/lib/tick-producer.js --brokers 127.0.0.1:19092 [--ticks 560000 --symbols 50 ...]
 import { parseArgs } from 'node:util';
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
-import { ensureTopics } from '../../src/sinks/kafka-topics.js';
+import { ensureTopics } from '../../src/sinks/kafka/kafka-topics.js';
 import { TickGenerator, tickJson } from './tick-generator.js';
 
 export interface TickProducerOptions {

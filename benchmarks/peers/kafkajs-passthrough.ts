@@ -3,7 +3,7 @@
 // Usage: node dist/benchmarks/peers/kafkajs-passthrough.js --brokers B --topic T [--output-topic O --group G]
 import { parseArgs } from 'node:util';
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
-import { ensureTopics } from '../../src/sinks/kafka-topics.js';
+import { ensureTopics } from '../../src/sinks/kafka/kafka-topics.js';
 
 export interface PassthroughOptions {
   brokers: string[];

@@ -191,6 +191,16 @@ describe('EventTimeGuard', () => {
     expect(result.rejected.map((r) => r.index).sort((a, b) => a - b)).toStrictEqual(skewed);
   });
 
+  it('releases a held tick as soon as in-line ticks bring the stream time within the tolerance', () => {
+    const clean = inOrder(20, ['AAA', 'BBB'], T0, 10 * SECOND); // stream time T0 + 190 s
+    const ahead = tick('AAA', T0 + 190 * SECOND + 70 * SECOND); // 70 s ahead: held
+    const guard = new EventTimeGuard();
+    const result = run([...clean, ahead, tick('BBB', T0 + 200 * SECOND + 5 * SECOND)], {}, false, guard);
+    // the in-line tick at +205 s brings the limit to +265 s: the held tick is applied right after it
+    expect(result.applied.map((a) => a.index)).toStrictEqual([...clean.map((_, i) => i), 21, 20]);
+    expect(guard.heldCount).toBe(0);
+  });
+
   it('bounds the hold: past maxHeldTicks the oldest held tick is rejected', () => {
     // a two-symbol stream, then ticks of one symbol days ahead: they confirm each other only after 4K
     const ticks = inOrder(10, ['AAA', 'BBB']);

@@ -13,6 +13,7 @@
 //     a replay that jumps days, is followed after K ticks, 4·K at most);
 //   h is rejected (`future_time`) once K ticks contradicted it (the stream carried on at its own time), or
 //     when the hold is full (maxHeldTicks; the oldest goes);
+//   a held tick that the stream time has caught up with (ts ≤ streamTime + J) is released at once;
 //   end of input (flush): held ticks that nothing contradicted are released, the others rejected.
 // A tick that arrives while others are held and is itself in line is released at once, before them.
 // Cost: O(1) per tick while nothing is held; O(held) while something is (held ≤ maxHeldTicks).
@@ -163,7 +164,9 @@ export class EventTimeGuard {
       held[kept++] = entry;
     }
     held.length = kept;
+    // a confirmed tick moves the stream time to it; an in-line tick may have moved it past held ones
     if (confirmedTime !== Number.NEGATIVE_INFINITY) this.releaseThrough(confirmedTime, released);
+    else if (held.length !== 0) this.releaseThrough(this.streamTime, released);
   }
 
   /** End of input: releases held ticks that nothing contradicted, rejects the others. */

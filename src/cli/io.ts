@@ -4,4 +4,6 @@
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** stderr is a terminal: log lines in their readable one-line form instead of JSON */
+  stderrIsTTY?: boolean;
 }

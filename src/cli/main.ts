@@ -17,6 +17,7 @@ export type { CliIo };
 const defaultIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
+  stderrIsTTY: process.stderr.isTTY === true,
 };
 
 function positiveNumber(name: string) {

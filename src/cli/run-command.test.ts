@@ -1,7 +1,7 @@
 // The embedded progress line's "latest:" part: every symbol a model scored gets its turn, line after line.
 import { describe, expect, it } from 'vitest';
 import type { Prediction } from '../domain/types.js';
-import { MemoryStore } from '../sinks/memory-store.js';
+import { MemoryStore } from '../sinks/memory/memory-store.js';
 import { describePredictions } from './run-command.js';
 
 const SYMBOLS = ['AAPL', 'MSFT', 'XOM'];

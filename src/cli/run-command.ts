@@ -12,17 +12,18 @@ import { isMlfpError } from '../errors.js';
 import { ModelRegistry } from '../models/registry.js';
 import type { ModelLogger } from '../models/runtime.js';
 import { OpsHttpServer } from '../monitoring/http-server.js';
+import { componentLogger, createLogger, logEvent, messageLogger, type Logger } from '../monitoring/log.js';
 import { EngineMetrics, type DependencyState } from '../monitoring/metrics.js';
 import { EngineStats, ProgressReporter } from '../monitoring/stats.js';
-import { KafkaSink } from '../sinks/kafka-sink.js';
-import { MemoryStore } from '../sinks/memory-store.js';
-import { PostgresSink } from '../sinks/postgres-sink.js';
-import { PostgresSnapshotStore } from '../sinks/postgres-snapshot-store.js';
-import { RedisSink } from '../sinks/redis-sink.js';
-import { RedisSnapshotStore } from '../sinks/redis-snapshot-store.js';
+import { KafkaSink } from '../sinks/kafka/kafka-sink.js';
+import { MemoryStore } from '../sinks/memory/memory-store.js';
+import { PostgresSink } from '../sinks/postgres/postgres-sink.js';
+import { PostgresSnapshotStore } from '../sinks/postgres/postgres-snapshot-store.js';
+import { RedisSink } from '../sinks/redis/redis-sink.js';
+import { RedisSnapshotStore } from '../sinks/redis/redis-snapshot-store.js';
 import type { BarHistory, OutputBatch, Sink, SinkHealth, SnapshotStore } from '../sinks/sink.js';
 import { KafkaEngine } from '../streams/engine.js';
-import type { EngineEvent } from '../streams/engine-events.js';
+import { ENGINE_EVENTS, type EngineEvent } from '../streams/engine-events.js';
 import { createKafkaClient } from '../streams/kafka-client.js';
 import { LocalEngine } from '../streams/local-engine.js';
 import { ScoringStage } from '../streams/scoring-stage.js';
@@ -54,25 +55,38 @@ export async function runCommand(
   return runEmbedded(config, io);
 }
 
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-
-function levelRank(level: string): number {
-  const rank = LEVELS.indexOf(level as (typeof LEVELS)[number]);
-  return rank < 0 ? Number.POSITIVE_INFINITY : rank; // 'silent'
+/** The run's loggers (src/monitoring/log.ts): one line per event that matters (never per tick), on stderr. */
+interface RunLogs {
+  cli: Logger;
+  engine: Logger;
+  kafka: Logger;
+  http: Logger;
+  models: ModelLogger;
 }
 
-/** Engine log lines on stderr, one per event that matters (never per tick). */
-export function stderrLogger(io: CliIo, level: EngineConfig['log']['level']): ModelLogger {
-  const threshold = levelRank(level);
+/** JSON lines on the command's stderr, or the readable one-line form when stderr is a terminal. */
+function runLogs(config: EngineConfig, io: CliIo): RunLogs {
+  const root = createLogger({ level: config.log.level, write: io.stderr, pretty: io.stderrIsTTY === true });
   return {
-    info: (message) => {
-      if (levelRank('info') >= threshold) io.stderr(`mlfp: ${message}\n`);
-    },
-    warn: (message) => {
-      if (levelRank('warn') >= threshold) io.stderr(`mlfp: warning: ${message}\n`);
-    },
+    cli: componentLogger(root, 'cli'),
+    engine: componentLogger(root, 'engine'),
+    kafka: componentLogger(root, 'kafka'),
+    http: componentLogger(root, 'http'),
+    models: messageLogger(componentLogger(root, 'models'), 'models'),
   };
 }
+
+/** CLI events of `mlfp run` (the engine's own are in src/streams/engine-events.ts). */
+const RUN_EVENTS = Object.freeze({
+  started: 'run.started',
+  stopped: 'run.stopped',
+  failed: 'run.failed',
+  startFailed: 'run.start_failed',
+  listening: 'http.listening',
+  httpFailed: 'http.failed',
+} as const);
+
+const errorMessage = (error: unknown): string => (error as Error)?.message ?? String(error);
 
 /**
  * "latest: lgbm-return@1.0.0 AAPL 0.0012 | xgb-direction@1.0.0 AAPL up (p 0.53)": each model's latest
@@ -120,32 +134,33 @@ async function openModels(
 async function startHttp(
   config: EngineConfig,
   metrics: EngineMetrics,
-  io: CliIo,
+  log: Logger,
 ): Promise<OpsHttpServer | undefined> {
   if (!config.http.enabled) return undefined;
   const http = new OpsHttpServer(metrics, config.http);
   const address = await http.start();
-  io.stderr(
-    `mlfp: metrics and health on http://${address.address}:${address.port}/metrics, /healthz, /readyz\n`,
+  log.info(
+    { event: RUN_EVENTS.listening, address: address.address, port: address.port },
+    `metrics and health on http://${address.address}:${address.port}/metrics, /healthz, /readyz`,
   );
   return http;
 }
 
 export async function runEmbedded(config: EngineConfig, io: CliIo): Promise<number> {
-  const logger = stderrLogger(io, config.log.level);
+  const logs = runLogs(config, io);
   const stats = new EngineStats(Date.now());
   const progress = new ProgressReporter(stats, Date.now());
   const store = new MemoryStore();
   const metrics = new EngineMetrics(stats);
-  const models = await openModels(config, logger);
-  const http = await startHttp(config, metrics, io);
-  io.stderr(
-    `mlfp: embedded run: synthetic market, ${config.synthetic.symbols.length} symbols, seed ${config.synthetic.seed}` +
-      `${config.synthetic.maxTicks > 0 ? `, ${config.synthetic.maxTicks} ticks` : ', until Ctrl-C'}\n`,
+  const models = await openModels(config, logs.models);
+  const http = await startHttp(config, metrics, logs.http);
+  logs.cli.info(
+    { event: RUN_EVENTS.started, source: 'synthetic' },
+    `embedded run: synthetic market, ${config.synthetic.symbols.length} symbols, seed ${config.synthetic.seed}` +
+      `${config.synthetic.maxTicks > 0 ? `, ${config.synthetic.maxTicks} ticks` : ', until Ctrl-C'}`,
   );
   // the same partition worker and delivery as a Kafka partition, into the in-memory store
   const sink = new LocalStoreSink(store);
-  const threshold = levelRank(config.log.level);
   const engine = new LocalEngine({
     input: syntheticTicks(config.synthetic),
     sinks: [sink],
@@ -156,11 +171,18 @@ export async function runEmbedded(config: EngineConfig, io: CliIo): Promise<numb
       // no bars.maxClockSkewMs: the synthetic market's event time runs ahead of the wall clock by design
       validator: { numbersAsStrings: config.validation.numbersAsStrings },
       dataQuality: config.dataQuality,
-      onDataQualityAlert: (alert) => {
-        const level = alert.state === 'firing' ? 'warn' : 'info';
-        if (levelRank(level) >= threshold)
-          io.stderr(`mlfp: [${level}] partition.data_quality: ${alert.message}\n`);
-      },
+      onDataQualityAlert: (alert) =>
+        logEvent(logs.engine, {
+          type: ENGINE_EVENTS.dataQuality,
+          level: alert.state === 'firing' ? 'warn' : 'info',
+          message: alert.message ?? `${alert.subject}: ${alert.state}`,
+          fields: {
+            subject: alert.subject,
+            state: alert.state,
+            value: alert.value,
+            threshold: alert.threshold,
+          },
+        }),
     },
     createStage:
       models === undefined
@@ -170,10 +192,7 @@ export async function runEmbedded(config: EngineConfig, io: CliIo): Promise<numb
               maxBatchSize: config.models.maxBatchSize,
               maxWaitMs: config.models.maxWaitMs,
             }),
-    onEvent: (event) => {
-      if (levelRank(event.level) >= threshold)
-        io.stderr(`mlfp: [${event.level}] ${event.type}: ${event.message}\n`);
-    },
+    onEvent: (event) => logEvent(logs.engine, event),
   });
   metrics.addHealthCheck({
     name: 'source:synthetic',
@@ -213,8 +232,8 @@ export async function runEmbedded(config: EngineConfig, io: CliIo): Promise<numb
     const end = await engine.run();
     why = end === 'complete' ? 'input complete' : (stoppedBy ?? 'stopped');
   } catch (error) {
-    if (http !== undefined) http.failure = (error as Error)?.message ?? String(error);
-    io.stderr(`mlfp: engine failed: ${(error as Error)?.stack ?? String(error)}\n`);
+    if (http !== undefined) http.failure = errorMessage(error);
+    logs.cli.error({ event: RUN_EVENTS.failed, err: error }, `engine failed: ${errorMessage(error)}`);
     code = 1;
     why = 'error';
   } finally {
@@ -223,7 +242,7 @@ export async function runEmbedded(config: EngineConfig, io: CliIo): Promise<numb
     process.off('SIGTERM', onSignal);
   }
   io.stdout(`${line()}\n`);
-  io.stderr(`mlfp: stopped (${why})\n`);
+  logs.cli.info({ event: RUN_EVENTS.stopped, reason: why }, `stopped (${why})`);
   models?.stopWatching();
   await models?.registry.close();
   await http?.close();
@@ -280,24 +299,22 @@ export function snapshotStoreFromConfig(config: EngineConfig): SnapshotStore | u
 const toDependencyState = (state: SinkHealth['state']): DependencyState => state;
 
 export async function runKafka(config: EngineConfig, io: CliIo, deps: RunDependencies = {}): Promise<number> {
-  const logger = stderrLogger(io, config.log.level);
+  const logs = runLogs(config, io);
   const stats = new EngineStats(Date.now());
   const progress = new ProgressReporter(stats, Date.now());
-  const threshold = levelRank(config.log.level);
-  const onEvent = (event: EngineEvent): void => {
-    if (levelRank(event.level) < threshold) return;
-    io.stderr(`mlfp: [${event.level}] ${event.type}: ${event.message}\n`);
-  };
+  const onEvent = (event: EngineEvent): void => logEvent(logs.engine, event);
   let kafka: Kafka;
   try {
-    kafka = await createKafkaClient(config.kafka, onEvent);
+    // kafkajs's own warnings and errors, as engine.warning events under the kafka component
+    kafka = await createKafkaClient(config.kafka, (event) => logEvent(logs.kafka, event));
   } catch (error) {
-    io.stderr(`mlfp: ${isMlfpError(error) ? error.code : 'internal'}: ${(error as Error).message}\n`);
+    const code = isMlfpError(error) ? error.code : 'internal';
+    logs.cli.error({ event: RUN_EVENTS.startFailed, code }, `${code}: ${errorMessage(error)}`);
     return 2;
   }
   const built = deps.sinks === undefined ? sinksFromConfig(config, kafka) : { sinks: deps.sinks };
   const sinks = built.sinks;
-  const models = await openModels(config, logger);
+  const models = await openModels(config, logs.models);
   const engine = new KafkaEngine(config, {
     sinks,
     snapshotStore: deps.snapshotStore ?? snapshotStoreFromConfig(config),
@@ -360,16 +377,17 @@ export async function runKafka(config: EngineConfig, io: CliIo, deps: RunDepende
   }
   let http: OpsHttpServer | undefined;
   try {
-    http = await startHttp(config, metrics, io);
+    http = await startHttp(config, metrics, logs.http);
   } catch (error) {
-    io.stderr(`mlfp: ${(error as Error).message}\n`);
+    logs.http.error({ event: RUN_EVENTS.httpFailed }, errorMessage(error));
     return 2;
   }
   const topics = config.kafka;
-  io.stderr(
-    `mlfp: kafka run: ${topics.topics.ticks} (${topics.format}) on ${topics.brokers.join(',')}, group ${topics.groupId}, ` +
+  logs.cli.info(
+    { event: RUN_EVENTS.started, source: 'kafka' },
+    `kafka run: ${topics.topics.ticks} (${topics.format}) on ${topics.brokers.join(',')}, group ${topics.groupId}, ` +
       `snapshots ${config.snapshots.store}, outputs ${sinks.map((sink) => sink.name).join(', ')}` +
-      `${models === undefined ? '' : `, models from ${config.models.dir}`}\n`,
+      `${models === undefined ? '' : `, models from ${config.models.dir}`}`,
   );
   const cleanUp = async (): Promise<void> => {
     models?.stopWatching();
@@ -380,7 +398,7 @@ export async function runKafka(config: EngineConfig, io: CliIo, deps: RunDepende
     await engine.start();
   } catch (error) {
     const code = isMlfpError(error) ? error.code : 'internal';
-    io.stderr(`mlfp: ${code}: cannot start: ${(error as Error).message}\n`);
+    logs.cli.error({ event: RUN_EVENTS.startFailed, code }, `${code}: cannot start: ${errorMessage(error)}`);
     await cleanUp();
     return code === 'config_invalid' ? 2 : 1;
   }
@@ -402,11 +420,11 @@ export async function runKafka(config: EngineConfig, io: CliIo, deps: RunDepende
   try {
     await engine.done;
     io.stdout(`${progress.line(Date.now(), engine.progressExtra())}\n`);
-    io.stderr('mlfp: stopped\n');
+    logs.cli.info({ event: RUN_EVENTS.stopped }, 'stopped');
     return 0;
   } catch (error) {
-    if (http !== undefined) http.failure = (error as Error).message;
-    io.stderr(`mlfp: engine failed: ${(error as Error).message}\n`);
+    if (http !== undefined) http.failure = errorMessage(error);
+    logs.cli.error({ event: RUN_EVENTS.failed }, `engine failed: ${errorMessage(error)}`);
     return 1;
   } finally {
     if (timer !== undefined) clearInterval(timer);

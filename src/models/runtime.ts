@@ -49,7 +49,7 @@ export interface ModelRuntime {
   close(): Promise<void>;
 }
 
-/** Minimal logger (pino's `info(msg)` / `warn(msg)` fit). */
+/** Text-only logger: `mlfp run` passes the `models` component's pino child (src/monitoring/log.ts messageLogger). */
 export interface ModelLogger {
   info(message: string): void;
   warn(message: string): void;

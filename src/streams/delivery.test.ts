@@ -9,7 +9,7 @@ import {
   type SinkHealth,
 } from '../sinks/sink.js';
 import { DeliveryCoordinator, type Checkpoint, type DeliveryPorts, type OutboxOwner } from './delivery.js';
-import { MemorySnapshotStore } from '../sinks/memory-snapshot-store.js';
+import { MemorySnapshotStore } from '../sinks/memory/memory-snapshot-store.js';
 
 /** Lets every pending promise callback run (no timers involved). */
 async function settleCallbacks(): Promise<void> {

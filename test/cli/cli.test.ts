@@ -411,6 +411,17 @@ describe('mlfp run', () => {
     const result = await run(['run', '--config', join(dir, 'run.json'), '--max-ticks', '300000']);
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/metrics and health on http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    // stderr is not a terminal here: JSON lines, one per event, each naming its component and event
+    const logs = result.stderr
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logs.map((entry) => `${String(entry.component)} ${String(entry.event)}`)).toEqual(
+      expect.arrayContaining(['http http.listening', 'cli run.started', 'cli run.stopped']),
+    );
+    for (const entry of logs)
+      expect(Object.keys(entry).slice(0, 4)).toEqual(['level', 'time', 'component', 'event']);
+    expect(logs.at(-1)).toMatchObject({ level: 'info', msg: 'stopped (input complete)' });
     const last = result.stdout.trim().split('\n').pop() as string;
     expect(last).toMatch(/ticks 300000 \|/);
     const bars5m = Number(/bars 5m (\d+)/.exec(last)?.[1]);

@@ -12,7 +12,7 @@ import {
 } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureTopics } from '../../src/sinks/kafka-topics.js';
+import { ensureTopics } from '../../src/sinks/kafka/kafka-topics.js';
 
 const services = inject('services');
 const runId = `${process.pid}-${Date.now()}`;

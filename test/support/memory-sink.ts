@@ -6,7 +6,7 @@ import type { Alert, Bar, DeadLetter, FeatureVector, Prediction, Timeframe } fro
 import { MlfpError } from '../../src/errors.js';
 import type { BarHistory, OutputBatch, Sink, SinkHealth, SinkState } from '../../src/sinks/sink.js';
 
-export { MemorySnapshotStore } from '../../src/sinks/memory-snapshot-store.js';
+export { MemorySnapshotStore } from '../../src/sinks/memory/memory-snapshot-store.js';
 
 export const barKey = (bar: { symbol: string; timeframe: Timeframe; ts: number }): string =>
   `${bar.symbol}|${bar.timeframe}|${bar.ts}`;

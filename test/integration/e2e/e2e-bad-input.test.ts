@@ -80,7 +80,7 @@ describe('end to end, plausible-but-wrong input (mlfp run, real Kafka, PostgreSQ
       expect(degraded.status, '/readyz while degraded').toBe(503);
       const degradedSeen = degraded.dependencies['source:kafka']!.detail;
       expect(running.stderr).toMatch(
-        /partition\.data_quality: data quality of source:.*late is \d+(\.\d)?% of the last 1000 records/,
+        /"event":"partition\.data_quality".*"msg":"data quality of source:.*late is \d+(\.\d)?% of the last 1000 records/,
       );
       await produceInOrder(kafka, ticksTopic, input.rest);
       await waitForGroupDone(kafka, group, ticksTopic, {

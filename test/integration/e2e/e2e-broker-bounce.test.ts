@@ -241,8 +241,8 @@ describe('end to end, Kafka broker bounce (throwaway broker, mlfp run as a child
       // never restarted: the same process, which started its engine once and never failed
       expect(engine.isRunning).toBe(true);
       expect(engine.pid).toBe(pid);
-      expect(engine.stderr.match(/engine\.started:/g) ?? [], engine.tail()).toHaveLength(1);
-      expect(engine.stderr, engine.tail()).not.toMatch(/engine\.failed:/);
+      expect(engine.stderr.match(/"event":"engine\.started"/g) ?? [], engine.tail()).toHaveLength(1);
+      expect(engine.stderr, engine.tail()).not.toMatch(/"event":"engine\.failed"/);
       const readiness = await engine.readiness();
       expect(readiness.status, JSON.stringify(readiness)).toBe(200);
 

@@ -83,9 +83,25 @@ describe('mlfp run with source kafka', { timeout: 90_000 }, () => {
     await waitUntil(() => sink.bars.size >= reference.bars.size, 30_000, 'all bars');
     stop.abort();
     expect(await running).toBe(0);
-    expect(err()).toMatch(/kafka run: .* \(json\) on 127\.0\.0\.1:\d+, group mlfp-it-cli/);
-    expect(err()).toMatch(/partition\.fresh/);
-    expect(err()).toMatch(/mlfp: stopped/);
+    const lines = err()
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.every((line) => typeof line.time === 'string' && typeof line.event === 'string')).toBe(true);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        component: 'cli',
+        event: 'run.started',
+        msg: expect.stringMatching(/^kafka run: .* \(json\) on 127\.0\.0\.1:\d+, group mlfp-it-cli/),
+      }),
+    );
+    expect(lines).toContainEqual(expect.objectContaining({ component: 'engine', event: 'partition.fresh' }));
+    expect(lines.at(-1)).toMatchObject({
+      level: 'info',
+      component: 'cli',
+      event: 'run.stopped',
+      msg: 'stopped',
+    });
     const last = out().trimEnd().split('\n').pop() ?? '';
     expect(last).toMatch(
       new RegExp(`ticks ${data.ticks.length} .*partitions 0 \\| lag 0 \\| pending 0 \\| commits [1-9]`),
@@ -104,7 +120,9 @@ describe('mlfp run with source kafka', { timeout: 90_000 }, () => {
     });
     const { io, err } = capture();
     expect(await runCommand({ config: path }, io, { sinks: [new MemorySink()] })).toBe(1);
-    expect(err()).toMatch(/mlfp: source_unavailable: cannot start: Kafka: .*/);
+    expect(err()).toMatch(
+      /"event":"run\.start_failed","code":"source_unavailable","msg":"source_unavailable: cannot start: Kafka: /,
+    );
     expect(err()).not.toContain('p4ss-w0rd');
   });
 

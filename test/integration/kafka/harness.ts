@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import { afterAll, beforeAll } from 'vitest';
 import { Kafka, logLevel, Partitioners, type Admin, type Message } from 'kafkajs';
-import { ensureTopics } from '../../../src/sinks/kafka-topics.js';
+import { ensureTopics } from '../../../src/sinks/kafka/kafka-topics.js';
 import { TickGenerator, tickJson, type GeneratedTick } from '../../../benchmarks/lib/tick-generator.js';
 import { parseConfig } from '../../../src/config/load.js';
 import type { EngineConfig } from '../../../src/config/schema.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import type { KafkaOutputConfig } from '../../../src/config/schema.js';
 import { FEATURE_COLUMNS } from '../../../src/domain/types.js';
-import { KafkaSink } from '../../../src/sinks/kafka-sink.js';
+import { KafkaSink } from '../../../src/sinks/kafka/kafka-sink.js';
 import {
   batchOf,
   makeAlert,

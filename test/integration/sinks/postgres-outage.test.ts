@@ -4,7 +4,7 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
-import { PostgresSink } from '../../../src/sinks/postgres-sink.js';
+import { PostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
 import { batchOf, makeBar, makeFeatures, times } from '../../sinks/records.js';
 import { canRunPostgresCluster, freePort, ThrowawayPostgres } from './throwaway-services.js';
 

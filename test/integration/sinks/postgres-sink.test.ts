@@ -7,8 +7,8 @@ import { parseConfig } from '../../../src/config/load.js';
 import type { PostgresConfig } from '../../../src/config/schema.js';
 import { FEATURE_COLUMNS } from '../../../src/domain/types.js';
 import { MlfpError } from '../../../src/errors.js';
-import { PostgresSink } from '../../../src/sinks/postgres-sink.js';
-import { PostgresSnapshotStore } from '../../../src/sinks/postgres-snapshot-store.js';
+import { PostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
+import { PostgresSnapshotStore } from '../../../src/sinks/postgres/postgres-snapshot-store.js';
 import {
   batchOf,
   makeAlert,

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { defineMonotoneCommands, monotonePipeline } from '../../../src/sinks/redis-scripts.js';
+import { defineMonotoneCommands, monotonePipeline } from '../../../src/sinks/redis/redis-scripts.js';
 import { uniqueSuffix } from '../../sinks/records.js';
 
 const services = inject('services');

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import type { RedisConfig } from '../../../src/config/schema.js';
 import { FEATURE_COLUMNS } from '../../../src/domain/types.js';
-import { barKey, featuresKey, predictionKey, RedisSink } from '../../../src/sinks/redis-sink.js';
-import { RedisSnapshotStore, snapshotKey } from '../../../src/sinks/redis-snapshot-store.js';
+import { barKey, featuresKey, predictionKey, RedisSink } from '../../../src/sinks/redis/redis-sink.js';
+import { RedisSnapshotStore, snapshotKey } from '../../../src/sinks/redis/redis-snapshot-store.js';
 import { batchOf, makeBar, makeFeatures, makePrediction, times, uniqueSuffix } from '../../sinks/records.js';
 import { canRunRedisServer, freePort, ThrowawayRedis } from './throwaway-services.js';
 

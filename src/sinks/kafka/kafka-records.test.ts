@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FEATURE_COLUMNS } from '../domain/types.js';
-import { parseConfig } from '../config/load.js';
+import { FEATURE_COLUMNS } from '../../domain/types.js';
+import { parseConfig } from '../../config/load.js';
 import {
   batchOf,
   makeAlert,
@@ -8,7 +8,7 @@ import {
   makeDeadLetter,
   makeFeatures,
   makePrediction,
-} from '../../test/sinks/records.js';
+} from '../../../test/sinks/records.js';
 import {
   alertValue,
   barValue,

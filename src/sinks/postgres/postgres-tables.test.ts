@@ -2,7 +2,7 @@
 // here): checked against the TimescaleDB ≥ 2.13 API (create_hypertable with by_range, compression settings and
 // policies with if_not_exists, continuous aggregates WITH NO DATA inside a transaction).
 import { describe, expect, it } from 'vitest';
-import { FEATURE_COLUMNS } from '../domain/types.js';
+import { FEATURE_COLUMNS } from '../../domain/types.js';
 import { migrations } from './postgres-migrations.js';
 import {
   TABLES,

@@ -3,16 +3,16 @@
 // while the server is away.
 
 import type pg from 'pg';
-import type { PostgresConfig } from '../config/schema.js';
-import { MlfpError } from '../errors.js';
-import { compareOffsets, normaliseOffset } from './offsets.js';
+import type { PostgresConfig } from '../../config/schema.js';
+import { MlfpError } from '../../errors.js';
+import { compareOffsets, normaliseOffset } from '../offsets.js';
 import { classifyPostgresError } from './postgres-errors.js';
 import { migrate } from './postgres-migrations.js';
 import { createPool, redactUrl } from './postgres-pool.js';
 import { qualified } from './postgres-tables.js';
-import { Retrier, type RetrierDependencies } from './retrier.js';
-import { SinkLifecycle } from './sink-lifecycle.js';
-import type { PartitionSnapshot, SinkHealth, SnapshotStore } from './sink.js';
+import { Retrier, type RetrierDependencies } from '../retrier.js';
+import { SinkLifecycle } from '../sink-lifecycle.js';
+import type { PartitionSnapshot, SinkHealth, SnapshotStore } from '../sink.js';
 
 export interface PostgresSnapshotStoreDependencies extends RetrierDependencies {
   /** a pool to share (e.g. the PostgresSink's); the store then does not end it */

@@ -2,12 +2,12 @@
 // offset, the state JSON and when it was taken; saved pipelined through a Lua script that ignores an offset lower
 // than the stored one (compared as big decimal integers). Durable only as far as the Redis server persists.
 
-import type { RedisConfig } from '../config/schema.js';
-import { MlfpError } from '../errors.js';
-import { compareOffsets, normaliseOffset } from './offsets.js';
+import type { RedisConfig } from '../../config/schema.js';
+import { MlfpError } from '../../errors.js';
+import { compareOffsets, normaliseOffset } from '../offsets.js';
 import { firstPipelineError, RedisConnection, type RedisConnectionDependencies } from './redis-client.js';
 import { monotonePipeline } from './redis-scripts.js';
-import type { PartitionSnapshot, SinkHealth, SnapshotStore } from './sink.js';
+import type { PartitionSnapshot, SinkHealth, SnapshotStore } from '../sink.js';
 
 /** Kafka topic names cannot contain ':', and the partition is a number, so the key parses from the right. */
 export function snapshotKey(prefix: string, group: string, topic: string, partition: number): string {

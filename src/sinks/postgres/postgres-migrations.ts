@@ -3,7 +3,7 @@
 // partitioning mode (TimescaleDB or native) is chosen once, at the first migration, and recorded.
 
 import type pg from 'pg';
-import { MlfpError } from '../errors.js';
+import { MlfpError } from '../../errors.js';
 import {
   TABLES,
   createTableSql,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeBar, makeFeatures, makePrediction } from '../../test/sinks/records.js';
+import { makeBar, makeFeatures, makePrediction } from '../../../test/sinks/records.js';
 import { classifyRedisError, isRetriableRedisError, redisOptions, reconnectDelayMs } from './redis-client.js';
 import { barWrite, featuresWrite, predictionWrite } from './redis-sink.js';
 

@@ -1,8 +1,8 @@
 // Which PostgreSQL failures pass on retry (the server or the network is away, a transient conflict) and which are
 // final (the data or the schema is wrong), as one MlfpError naming the table and, for COPY, the record.
 
-import { MlfpError, isMlfpError } from '../errors.js';
-import { UNREACHABLE_SOCKET_CODES } from './retrier.js';
+import { MlfpError, isMlfpError } from '../../errors.js';
+import { UNREACHABLE_SOCKET_CODES } from '../retrier.js';
 
 /** SQLSTATE classes and codes worth retrying the whole (idempotent) batch transaction for. */
 const RETRIABLE_CLASSES = new Set(['08', '53']); // connection exception, insufficient resources (53300 too many connections)

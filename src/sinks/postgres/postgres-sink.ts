@@ -3,8 +3,8 @@
 // Also serves BarHistory (recent bars to warm features up) from the bars table.
 
 import type pg from 'pg';
-import type { PostgresConfig } from '../config/schema.js';
-import type { Bar, Timeframe } from '../domain/types.js';
+import type { PostgresConfig } from '../../config/schema.js';
+import type { Bar, Timeframe } from '../../domain/types.js';
 import { classifyPostgresError } from './postgres-errors.js';
 import { createStageTables, mergeWithCopy, mergeWithUnnest, type WriteMethod } from './postgres-merge.js';
 import { migrate, type MigrationResult } from './postgres-migrations.js';
@@ -22,9 +22,9 @@ import {
   type RowCodec,
 } from './postgres-rows.js';
 import { qualified, type PartitioningMode, type TableName } from './postgres-tables.js';
-import { Retrier, type RetrierDependencies } from './retrier.js';
-import { SinkLifecycle } from './sink-lifecycle.js';
-import { batchSize, type BarHistory, type OutputBatch, type Sink, type SinkHealth } from './sink.js';
+import { Retrier, type RetrierDependencies } from '../retrier.js';
+import { SinkLifecycle } from '../sink-lifecycle.js';
+import { batchSize, type BarHistory, type OutputBatch, type Sink, type SinkHealth } from '../sink.js';
 
 interface TablePart {
   codec: RowCodec<unknown>;

@@ -2,8 +2,8 @@
 // that is safe to print: the password never reaches a log line or a health message.
 
 import pg from 'pg';
-import { redactUrl } from '../config/redact.js';
-import type { PostgresConfig, TlsConfig } from '../config/schema.js';
+import { redactUrl } from '../../config/redact.js';
+import type { PostgresConfig, TlsConfig } from '../../config/schema.js';
 
 export { redactUrl };
 

@@ -11,8 +11,8 @@ import {
   type Producer,
   type ITopicConfig,
 } from 'kafkajs';
-import type { KafkaOutputConfig } from '../config/schema.js';
-import { TIMEFRAMES, type Timeframe } from '../domain/types.js';
+import type { KafkaOutputConfig } from '../../config/schema.js';
+import { TIMEFRAMES, type Timeframe } from '../../domain/types.js';
 import { classifyKafkaError } from './kafka-errors.js';
 import {
   alertValue,
@@ -25,9 +25,9 @@ import {
   type OutputRecord,
 } from './kafka-records.js';
 import { ensureTopics } from './kafka-topics.js';
-import { Retrier, type RetrierDependencies } from './retrier.js';
-import { SinkLifecycle } from './sink-lifecycle.js';
-import type { OutputBatch, Sink, SinkHealth } from './sink.js';
+import { Retrier, type RetrierDependencies } from '../retrier.js';
+import { SinkLifecycle } from '../sink-lifecycle.js';
+import type { OutputBatch, Sink, SinkHealth } from '../sink.js';
 
 /** Per-record framing overhead counted against maxBytesPerRequest (record headers, lengths, timestamps). */
 const RECORD_OVERHEAD_BYTES = 64;

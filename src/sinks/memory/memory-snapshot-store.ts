@@ -3,8 +3,8 @@
 // and a JSON round trip, as to Redis or PostgreSQL, so state that is not plain JSON fails here first.
 // Survives rebalances inside one process, not a restart.
 
-import { compareOffsets, normaliseOffset } from './offsets.js';
-import type { PartitionSnapshot, SinkHealth, SnapshotStore } from './sink.js';
+import { compareOffsets, normaliseOffset } from '../offsets.js';
+import type { PartitionSnapshot, SinkHealth, SnapshotStore } from '../sink.js';
 
 export class MemorySnapshotStore implements SnapshotStore {
   readonly name = 'memory-snapshots';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PartitionSnapshot } from './sink.js';
+import type { PartitionSnapshot } from '../sink.js';
 import { MemorySnapshotStore } from './memory-snapshot-store.js';
 
 const base = { group: 'g', topic: 'market.ticks', partition: 0, takenAtMs: 1 };

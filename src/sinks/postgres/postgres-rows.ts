@@ -3,9 +3,9 @@
 // the record) and the in-batch de-duplication an ON CONFLICT statement needs (one row per key per statement).
 
 import { randomUUID } from 'node:crypto';
-import type { Alert, Bar, DeadLetter, FeatureVector, Prediction } from '../domain/types.js';
-import { FEATURE_COUNT } from '../domain/types.js';
-import { MlfpError } from '../errors.js';
+import type { Alert, Bar, DeadLetter, FeatureVector, Prediction } from '../../domain/types.js';
+import { FEATURE_COUNT } from '../../domain/types.js';
+import { MlfpError } from '../../errors.js';
 import type { BinaryCopyWriter } from './postgres-binary.js';
 import { TABLES, type TableSpec } from './postgres-tables.js';
 

@@ -4,13 +4,13 @@
 // failures pass on retry.
 
 import { Redis, type RedisOptions } from 'ioredis';
-import type { RedisConfig } from '../config/schema.js';
-import { MlfpError, isMlfpError } from '../errors.js';
-import { redactUrl, tlsOptions } from './postgres-pool.js';
+import type { RedisConfig } from '../../config/schema.js';
+import { MlfpError, isMlfpError } from '../../errors.js';
+import { redactUrl, tlsOptions } from '../postgres/postgres-pool.js';
 import { defineMonotoneCommands } from './redis-scripts.js';
-import { Retrier, UNREACHABLE_SOCKET_CODES, type RetrierDependencies } from './retrier.js';
-import { SinkLifecycle } from './sink-lifecycle.js';
-import type { SinkHealth } from './sink.js';
+import { Retrier, UNREACHABLE_SOCKET_CODES, type RetrierDependencies } from '../retrier.js';
+import { SinkLifecycle } from '../sink-lifecycle.js';
+import type { SinkHealth } from '../sink.js';
 
 export type RedisSettings = Pick<RedisConfig, 'url' | 'tls' | 'connectTimeoutMs' | 'commandTimeoutMs'>;
 

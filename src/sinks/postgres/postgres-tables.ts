@@ -2,7 +2,7 @@
 // them: DDL for native range partitioning or TimescaleDB hypertables, staging tables, and the merge statements.
 // Pure functions, so every statement is unit-tested, including the TimescaleDB ones this machine cannot run.
 
-import { FEATURE_COLUMNS } from '../domain/types.js';
+import { FEATURE_COLUMNS } from '../../domain/types.js';
 
 export type TableName = 'bars' | 'features' | 'predictions' | 'alerts' | 'dead_letters';
 export type PartitioningMode = 'native' | 'timescaledb';

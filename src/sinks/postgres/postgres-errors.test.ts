@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MlfpError } from '../errors.js';
+import { MlfpError } from '../../errors.js';
 import { classifyPostgresError, isRetriablePostgresError } from './postgres-errors.js';
 import { chooseMode } from './postgres-migrations.js';
 import { redactUrl } from './postgres-pool.js';

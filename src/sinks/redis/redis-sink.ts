@@ -2,12 +2,12 @@
 // Each batch goes out in pipelines of monotone Lua writes (an older (ts, revision) never replaces a newer one),
 // retried whole while Redis is away; ioredis reconnects by itself and queues nothing meanwhile.
 
-import type { RedisConfig } from '../config/schema.js';
-import { FEATURE_COLUMNS, FEATURE_COUNT } from '../domain/types.js';
-import type { Bar, FeatureVector, Prediction, Timeframe } from '../domain/types.js';
+import type { RedisConfig } from '../../config/schema.js';
+import { FEATURE_COLUMNS, FEATURE_COUNT } from '../../domain/types.js';
+import type { Bar, FeatureVector, Prediction, Timeframe } from '../../domain/types.js';
 import { firstPipelineError, RedisConnection, type RedisConnectionDependencies } from './redis-client.js';
 import { monotonePipeline } from './redis-scripts.js';
-import type { OutputBatch, Sink, SinkHealth } from './sink.js';
+import type { OutputBatch, Sink, SinkHealth } from '../sink.js';
 
 /** Hash keys: `<prefix>:bar:<tf>:<symbol>`, `<prefix>:features:<tf>:<symbol>`, `<prefix>:prediction:<model>:<tf>:<symbol>`. */
 export function barKey(prefix: string, timeframe: Timeframe, symbol: string): string {

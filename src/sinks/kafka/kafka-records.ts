@@ -2,8 +2,8 @@
 // and the JSON value documented in src/sinks/README.md. Times are ISO-8601 in payloads; the record timestamp is
 // left to the producer (time of production), so replayed history is not aged out by time-based retention.
 
-import type { Alert, Bar, DeadLetter, FeatureVector, Prediction, Timeframe } from '../domain/types.js';
-import { FEATURE_COLUMNS, FEATURE_COUNT } from '../domain/types.js';
+import type { Alert, Bar, DeadLetter, FeatureVector, Prediction, Timeframe } from '../../domain/types.js';
+import { FEATURE_COLUMNS, FEATURE_COUNT } from '../../domain/types.js';
 
 export interface OutputRecord {
   topic: string;

@@ -11,8 +11,8 @@ import {
   type ProducerBatch,
 } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../config/load.js';
-import { batchOf, makePrediction, times } from '../../test/sinks/records.js';
+import { parseConfig } from '../../config/load.js';
+import { batchOf, makePrediction, times } from '../../../test/sinks/records.js';
 import { classifyKafkaError, isRetriableKafkaError } from './kafka-errors.js';
 import { KafkaSink } from './kafka-sink.js';
 

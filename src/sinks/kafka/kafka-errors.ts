@@ -2,7 +2,7 @@
 // and gives up with KafkaJSNumberOfRetriesExceeded (the brokers are away, keep waiting), while a record the
 // brokers refuse (too large, corrupt, not authorised) arrives wrapped as non-retriable and is final.
 
-import { MlfpError, isMlfpError } from '../errors.js';
+import { MlfpError, isMlfpError } from '../../errors.js';
 
 /** kafkajs error names that mean "the cluster is not reachable or not ready", whatever their retriable flag. */
 const TRANSIENT_NAMES = new Set([

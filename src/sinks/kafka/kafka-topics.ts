@@ -4,7 +4,7 @@
 // UNKNOWN_TOPIC_OR_PARTITION for a topic its controller has just created, so we poll metadata ourselves.
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Admin, ITopicConfig } from 'kafkajs';
-import { MlfpError } from '../errors.js';
+import { MlfpError } from '../../errors.js';
 
 export interface TopicOptions {
   /** Give up (with the last broker error as cause) after this long. */

@@ -1,14 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FEATURE_COUNT } from '../domain/types.js';
-import { MlfpError } from '../errors.js';
+import { FEATURE_COUNT } from '../../domain/types.js';
+import { MlfpError } from '../../errors.js';
 import {
   makeAlert,
   makeBar,
   makeDeadLetter,
   makeFeatures,
   makePrediction,
-} from '../../test/sinks/records.js';
+} from '../../../test/sinks/records.js';
 import {
   alertCodec,
   barCodec,

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FEATURE_COUNT } from '../domain/types.js';
-import { makeFeatures } from '../../test/sinks/records.js';
+import { FEATURE_COUNT } from '../../domain/types.js';
+import { makeFeatures } from '../../../test/sinks/records.js';
 import { BinaryCopyWriter } from './postgres-binary.js';
 import { featuresCodec } from './postgres-rows.js';
 

@@ -9,7 +9,7 @@ import type {
   GraphOutputs,
   Prediction,
   Timeframe,
-} from '../domain/types.js';
+} from '../../domain/types.js';
 
 const key = (symbol: string, timeframe: Timeframe): string => `${symbol}|${timeframe}`;
 

@@ -14,13 +14,13 @@ import type { FeatureVector, Prediction } from '../src/domain/types.js';
 import { FEATURE_COLUMNS } from '../src/domain/types.js';
 import { applyEngineV8Flags } from '../src/config/v8-flags.js';
 import { parseCsvText, parseNumberCell } from '../src/streams/csv.js';
-import { loadLightGbmModel, type LightGbmModel } from '../src/models/lightgbm.js';
+import { loadLightGbmModel, type LightGbmModel } from '../src/models/formats/lightgbm.js';
 import { openModel } from '../src/models/load-model.js';
-import { openOnnxRuntime } from '../src/models/onnx-runtime.js';
+import { openOnnxRuntime } from '../src/models/runtimes/onnx-runtime.js';
 import { ModelRegistry } from '../src/models/registry.js';
-import type { ModelRuntime } from '../src/models/runtime.js';
-import { Scorer, type ScoreOutput } from '../src/models/scorer.js';
-import { openTreeRuntime } from '../src/models/tree-runtime.js';
+import type { ModelRuntime } from '../src/models/runtimes/runtime.js';
+import { Scorer, type ScoreOutput } from '../src/models/scoring/scorer.js';
+import { openTreeRuntime } from '../src/models/runtimes/tree-runtime.js';
 import { DEFAULT_SCORE_OPTIONS, scoreFeatures } from '../src/operators/score.js';
 
 const ROOT = process.cwd();

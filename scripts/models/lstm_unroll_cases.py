@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ONNX LSTM graphs for the LSTM-unrolling rewrite (src/models/onnx-unroll.ts), made with the onnx helper.
+"""ONNX LSTM graphs for the LSTM-unrolling rewrite (src/models/formats/onnx-unroll.ts), made with the onnx helper.
 
 Usage: python3 lstm_unroll_cases.py <out dir>
 Needs Debian's python3-onnx and numpy. Each case is one small graph over random (seeded) weights; the

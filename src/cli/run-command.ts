@@ -10,7 +10,7 @@ import type { EngineConfig } from '../config/schema.js';
 import type { Prediction } from '../domain/types.js';
 import { isMlfpError } from '../errors.js';
 import { ModelRegistry } from '../models/registry.js';
-import type { ModelLogger } from '../models/runtime.js';
+import type { ModelLogger } from '../models/runtimes/runtime.js';
 import { OpsHttpServer } from '../monitoring/http-server.js';
 import { componentLogger, createLogger, logEvent, messageLogger, type Logger } from '../monitoring/log.js';
 import { EngineMetrics, type DependencyState } from '../monitoring/metrics.js';

@@ -7,7 +7,7 @@ import { MlfpError, toMlfpError } from '../errors.js';
 import { CsvWriter, csvField, csvNumber, parseNumberCell, readCsv } from '../streams/csv.js';
 import { openModel, type LoadedModel } from '../models/load-model.js';
 import { ModelRegistry } from '../models/registry.js';
-import { Scorer } from '../models/scorer.js';
+import { Scorer } from '../models/scoring/scorer.js';
 
 export interface ScoreCommandOptions {
   /** a model folder (with manifest.json), a manifest file, or a bare model file */

@@ -12,10 +12,10 @@ import {
   type ModelFormat,
   type ModelManifest,
 } from './manifest.js';
-import { openOnnxRuntime } from './onnx-runtime.js';
-import type { ModelRuntime, RuntimeOptions } from './runtime.js';
-import { openTfjsRuntime } from './tfjs-runtime.js';
-import { openTreeRuntime } from './tree-runtime.js';
+import { openOnnxRuntime } from './runtimes/onnx-runtime.js';
+import type { ModelRuntime, RuntimeOptions } from './runtimes/runtime.js';
+import { openTfjsRuntime } from './runtimes/tfjs-runtime.js';
+import { openTreeRuntime } from './runtimes/tree-runtime.js';
 
 /** A model ready to score: its manifest and a started runtime. */
 export interface LoadedModel {

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { FEATURE_COLUMNS } from '../domain/types.js';
 import { MlfpError } from '../errors.js';
 import { openModel, type LoadedModel, type OpenModelOptions } from './load-model.js';
-import { SILENT_LOGGER, type ModelLogger, type RuntimeOptions } from './runtime.js';
+import { SILENT_LOGGER, type ModelLogger, type RuntimeOptions } from './runtimes/runtime.js';
 
 export type ModelRole = 'live' | 'shadow';
 

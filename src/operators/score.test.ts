@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { FEATURE_COLUMNS, type Alert, type FeatureVector, type Prediction } from '../domain/types.js';
 import { fakeManifest, fakeModel } from '../../test/models/fake-model.js';
 import { ModelRegistry } from '../models/registry.js';
-import { Scorer, type ScoreOutput } from '../models/scorer.js';
+import { Scorer, type ScoreOutput } from '../models/scoring/scorer.js';
 import { unhandledErrorsOf } from '../../test/support/unhandled-errors.js';
 import { scoreFeatures } from './score.js';
 

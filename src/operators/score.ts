@@ -5,7 +5,7 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { FeatureVector } from '../domain/types.js';
 import { toMlfpError } from '../errors.js';
-import type { Scorer, ScoreOutput } from '../models/scorer.js';
+import type { Scorer, ScoreOutput } from '../models/scoring/scorer.js';
 import { microBatch, type FlushControl } from './micro-batch.js';
 
 export interface ScoreFeaturesOptions {

@@ -6,7 +6,7 @@ import { VirtualTimeScheduler } from 'rxjs';
 import { TickGenerator } from '../../benchmarks/lib/tick-generator.js';
 import { isMlfpError, toMlfpError } from '../errors.js';
 import { ModelRegistry } from '../models/registry.js';
-import { Scorer } from '../models/scorer.js';
+import { Scorer } from '../models/scoring/scorer.js';
 import { EngineStats } from '../monitoring/stats.js';
 import { FeatureEngine } from '../operators/compute-features.js';
 import { scoreFeatures } from '../operators/score.js';

@@ -17,7 +17,7 @@ import {
 import { aggregateBars } from '../operators/aggregate-bars.js';
 import { validateTicks, type TickEnvelope } from '../operators/validate-ticks.js';
 import { scoreFeatures, type ScoreFeaturesOptions } from '../operators/score.js';
-import type { Scorer } from '../models/scorer.js';
+import type { Scorer } from '../models/scoring/scorer.js';
 
 // GraphOutputs lives in src/domain so that sinks implement it without importing streams; re-exported here.
 export type { GraphOutputs };

@@ -6,7 +6,7 @@
 import { tap, type Observable } from 'rxjs';
 import type { FeatureVector } from '../domain/types.js';
 import type { ModelRegistry } from '../models/registry.js';
-import { Scorer, type ScorerSnapshot } from '../models/scorer.js';
+import { Scorer, type ScorerSnapshot } from '../models/scoring/scorer.js';
 import { FlushControl } from '../operators/micro-batch.js';
 import { scoreFeatures, type ScoreFeaturesOptions } from '../operators/score.js';
 import type { AsyncStage, StageOutputs } from './partition-worker.js';

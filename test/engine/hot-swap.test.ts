@@ -13,7 +13,7 @@ import { syntheticSchema } from '../../src/config/schema.js';
 import type { Alert, Bar, DeadLetter, FeatureVector, Prediction } from '../../src/domain/types.js';
 import { openModel } from '../../src/models/load-model.js';
 import { ModelRegistry } from '../../src/models/registry.js';
-import { Scorer } from '../../src/models/scorer.js';
+import { Scorer } from '../../src/models/scoring/scorer.js';
 import { EngineStats } from '../../src/monitoring/stats.js';
 import {
   envelopeOf,

@@ -3,7 +3,7 @@
 import type { ModelManifest, ModelManifestInput } from '../../src/models/manifest.js';
 import { parseManifest } from '../../src/models/manifest.js';
 import type { LoadedModel } from '../../src/models/load-model.js';
-import type { ModelRuntime, OutputKind } from '../../src/models/runtime.js';
+import type { ModelRuntime, OutputKind } from '../../src/models/runtimes/runtime.js';
 
 export interface FakeBehaviour {
   /** output per row: a function of (input row values, version) */

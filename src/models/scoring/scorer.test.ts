@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FEATURE_COLUMNS, type Alert, type FeatureVector, type Prediction } from '../domain/types.js';
-import { MlfpError } from '../errors.js';
-import { fakeManifest, fakeModel } from '../../test/models/fake-model.js';
-import { ModelRegistry } from './registry.js';
+import { FEATURE_COLUMNS, type Alert, type FeatureVector, type Prediction } from '../../domain/types.js';
+import { MlfpError } from '../../errors.js';
+import { fakeManifest, fakeModel } from '../../../test/models/fake-model.js';
+import { ModelRegistry } from '../registry.js';
 import { Scorer, type ScoreOutput } from './scorer.js';
 
 const RETURNS = FEATURE_COLUMNS.indexOf('returns');

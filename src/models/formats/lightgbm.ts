@@ -2,7 +2,7 @@
 // the way LightGBM's own predictor does: same split rules, trees summed in file order in float64, so
 // raw scores are bit-identical to LGBM_BoosterPredictForMat.
 
-import { MlfpError } from '../errors.js';
+import { MlfpError } from '../../errors.js';
 import {
   compileTrees,
   SPLIT_CATEGORICAL,

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isMlfpError } from '../errors.js';
-import { FEATURE_COLUMNS } from '../domain/types.js';
-import { fixturePath, readNumericTable } from '../../test/models/fixture-tables.js';
+import { isMlfpError } from '../../errors.js';
+import { FEATURE_COLUMNS } from '../../domain/types.js';
+import { fixturePath, readNumericTable } from '../../../test/models/fixture-tables.js';
 import { loadXgboostModel } from './xgboost.js';
 
 const text = (relative: string): string => readFileSync(fixturePath(relative), 'utf8');

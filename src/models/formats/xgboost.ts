@@ -2,7 +2,7 @@
 // and evaluated in float32 as XGBoost's CPU predictor does: inputs cast to float, `x < split` goes left,
 // missing values take the default direction, leaf values added one tree at a time to a float margin.
 
-import { MlfpError } from '../errors.js';
+import { MlfpError } from '../../errors.js';
 import { compileTrees, SPLIT_LT, type CompiledTrees } from './tree-codegen.js';
 
 export type XgboostObjective = 'reg:squarederror' | 'binary:logistic' | 'multi:softprob';

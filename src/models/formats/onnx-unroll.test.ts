@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { fixturePath } from '../../test/models/fixture-tables.js';
-import { openOnnxRuntime } from './onnx-runtime.js';
+import { fixturePath } from '../../../test/models/fixture-tables.js';
+import { openOnnxRuntime } from '../runtimes/onnx-runtime.js';
 import { unrollLstm } from './onnx-unroll.js';
 
 interface UnrollCase {

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fixturePath } from '../../test/models/fixture-tables.js';
+import { fixturePath } from '../../../test/models/fixture-tables.js';
 import { loadLightGbmModel } from './lightgbm.js';
 import {
   exerciseTrees,

@@ -3,9 +3,9 @@
 // z-scores once, shared by all models with the same scaling parameters and timeframe; sequence models read
 // their windows of z-rows from the bank's own SequenceWindows. Bounded in symbols; part of the scorer snapshot.
 
-import type { FeatureVector, Timeframe } from '../domain/types.js';
-import { MlfpError } from '../errors.js';
-import { RollingNormaliser } from '../indicators/normaliser.js';
+import type { FeatureVector, Timeframe } from '../../domain/types.js';
+import { MlfpError } from '../../errors.js';
+import { RollingNormaliser } from '../../indicators/normaliser.js';
 import { SequenceWindows, type WindowSnapshot } from './sequence-windows.js';
 
 export interface RollingScalingParameters {

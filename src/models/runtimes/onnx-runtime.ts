@@ -4,9 +4,9 @@
 
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { MlfpError } from '../errors.js';
-import type { ExecutionProvider } from './manifest.js';
-import { unrollLstm } from './onnx-unroll.js';
+import { MlfpError } from '../../errors.js';
+import type { ExecutionProvider } from '../manifest.js';
+import { unrollLstm } from '../formats/onnx-unroll.js';
 import { OnnxWorkerSession } from './onnx-worker.js';
 import { SILENT_LOGGER, type ModelInput, type ModelLogger, type ModelRuntime, type OutputKind } from './runtime.js';
 

@@ -3,11 +3,11 @@
 // (benchmarks/README.md), so trees always run here.
 
 import { readFile } from 'node:fs/promises';
-import { MlfpError } from '../errors.js';
-import { loadLightGbmModel, type LightGbmModel } from './lightgbm.js';
-import type { ModelFormat } from './manifest.js';
+import { MlfpError } from '../../errors.js';
+import { loadLightGbmModel, type LightGbmModel } from '../formats/lightgbm.js';
+import type { ModelFormat } from '../manifest.js';
 import type { ModelRuntime, OutputKind } from './runtime.js';
-import { loadXgboostModel, type XgboostModel } from './xgboost.js';
+import { loadXgboostModel, type XgboostModel } from '../formats/xgboost.js';
 
 export class TreeRuntime implements ModelRuntime {
   readonly format: ModelFormat;

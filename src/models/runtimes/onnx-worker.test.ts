@@ -2,7 +2,7 @@
 // a closed session failing its callers instead of hanging them.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixturePath } from '../../test/models/fixture-tables.js';
+import { fixturePath } from '../../../test/models/fixture-tables.js';
 import { OnnxWorkerSession, type WorkerRunResult } from './onnx-worker.js';
 
 const MODEL = fixturePath('lstm/model.onnx');

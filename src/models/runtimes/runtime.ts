@@ -2,7 +2,7 @@
 // and the options they share. Rows are row-major: rows x sequenceLength x inputWidth, Float64Array (or
 // Float32Array for a runtime whose model takes float32, see float32Input).
 
-import type { ExecutionProvider, ModelFormat } from './manifest.js';
+import type { ExecutionProvider, ModelFormat } from '../manifest.js';
 
 /** How a runtime's outputs read: a value per output, P(class 1) of a binary model, or one probability per class. */
 export type OutputKind = 'value' | 'probability' | 'probabilities';

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type * as Tf from '@tensorflow/tfjs';
-import { MlfpError } from '../errors.js';
+import { MlfpError } from '../../errors.js';
 import { SILENT_LOGGER, type ModelInput, type ModelLogger, type ModelRuntime, type OutputKind } from './runtime.js';
 
 type TfModule = typeof Tf;

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isMlfpError } from '../errors.js';
-import { fixturePath } from '../../test/models/fixture-tables.js';
+import { isMlfpError } from '../../errors.js';
+import { fixturePath } from '../../../test/models/fixture-tables.js';
 import { loadLightGbmModel } from './lightgbm.js';
 import { loadXgboostModel } from './xgboost.js';
 

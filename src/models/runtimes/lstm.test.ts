@@ -2,10 +2,10 @@
 // ONNX and the TF.js runtimes; both must equal torch's own outputs within 1e-5.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FEATURE_COLUMNS, type FeatureVector, type Prediction } from '../domain/types.js';
-import { DEMO_MODELS, readNumericTable } from '../../test/models/fixture-tables.js';
-import { ModelRegistry } from './registry.js';
-import { Scorer } from './scorer.js';
+import { FEATURE_COLUMNS, type FeatureVector, type Prediction } from '../../domain/types.js';
+import { DEMO_MODELS, readNumericTable } from '../../../test/models/fixture-tables.js';
+import { ModelRegistry } from '../registry.js';
+import { Scorer } from '../scoring/scorer.js';
 
 const rows = readNumericTable('lstm/rows.csv', ['row']);
 const expected = readNumericTable('lstm/expected.csv');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isMlfpError } from '../errors.js';
-import { fixturePath, readNumericTable, readTextTable } from '../../test/models/fixture-tables.js';
+import { isMlfpError } from '../../errors.js';
+import { fixturePath, readNumericTable, readTextTable } from '../../../test/models/fixture-tables.js';
 import { loadLightGbmModel } from './lightgbm.js';
 
 const text = (relative: string): string => readFileSync(fixturePath(relative), 'utf8');

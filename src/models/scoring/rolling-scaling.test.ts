@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FEATURE_COLUMNS, type FeatureVector, type Prediction } from '../domain/types.js';
-import { fakeManifest, fakeModel } from '../../test/models/fake-model.js';
-import { parseManifest } from './manifest.js';
-import { ModelRegistry } from './registry.js';
+import { FEATURE_COLUMNS, type FeatureVector, type Prediction } from '../../domain/types.js';
+import { fakeManifest, fakeModel } from '../../../test/models/fake-model.js';
+import { parseManifest } from '../manifest.js';
+import { ModelRegistry } from '../registry.js';
 import { Scorer } from './scorer.js';
 
 const RETURNS = FEATURE_COLUMNS.indexOf('returns');

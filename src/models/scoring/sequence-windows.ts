@@ -6,7 +6,7 @@
 // A plane holds its ring twice over (row r at r and r + depth), so every window is one contiguous run:
 // one memcpy (TypedArray.set) per window, several times faster than an element loop.
 
-import { MlfpError } from '../errors.js';
+import { MlfpError } from '../../errors.js';
 
 export interface WindowSnapshot {
   version: 1;

@@ -4,11 +4,11 @@
 // at most `maxRunRows` rows at a time while later rows queue behind it. Outputs go to one sink: live
 // predictions, and model_error alerts (counted) for exceptions, wrong shapes, NaN/Inf outputs.
 
-import type { Alert, FeatureVector, Prediction, Timeframe } from '../domain/types.js';
-import { MlfpError, toMlfpError } from '../errors.js';
-import type { LoadedModel } from './load-model.js';
-import { outputNamesOf } from './manifest.js';
-import type { ActiveModel, ModelRegistry } from './registry.js';
+import type { Alert, FeatureVector, Prediction, Timeframe } from '../../domain/types.js';
+import { MlfpError, toMlfpError } from '../../errors.js';
+import type { LoadedModel } from '../load-model.js';
+import { outputNamesOf } from '../manifest.js';
+import type { ActiveModel, ModelRegistry } from '../registry.js';
 import {
   RollingScalingBank,
   rollingKey,

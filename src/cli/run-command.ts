@@ -113,6 +113,16 @@ export function describePredictions(
   return parts.length === 0 ? '' : `latest: ${parts.join(' | ')}`;
 }
 
+/** Builds each partition's scoring stage (one per worker), or undefined when models are disabled. */
+function scoringStages(
+  config: EngineConfig,
+  models: { registry: ModelRegistry } | undefined,
+): (() => ScoringStage) | undefined {
+  if (models === undefined) return undefined;
+  const options = { maxBatchSize: config.models.maxBatchSize, maxWaitMs: config.models.maxWaitMs };
+  return () => new ScoringStage(models.registry, options);
+}
+
 /** The models directory as a registry (watching it for `mlfp models …` changes), or undefined when disabled. */
 async function openModels(
   config: EngineConfig,
@@ -184,14 +194,7 @@ export async function runEmbedded(config: EngineConfig, io: CliIo): Promise<numb
           },
         }),
     },
-    createStage:
-      models === undefined
-        ? undefined
-        : () =>
-            new ScoringStage(models.registry, {
-              maxBatchSize: config.models.maxBatchSize,
-              maxWaitMs: config.models.maxWaitMs,
-            }),
+    createStage: scoringStages(config, models),
     onEvent: (event) => logEvent(logs.engine, event),
   });
   metrics.addHealthCheck({
@@ -322,14 +325,7 @@ export async function runKafka(config: EngineConfig, io: CliIo, deps: RunDepende
     kafka,
     stats,
     onEvent,
-    createStage:
-      models === undefined
-        ? undefined
-        : () =>
-            new ScoringStage(models.registry, {
-              maxBatchSize: config.models.maxBatchSize,
-              maxWaitMs: config.models.maxWaitMs,
-            }),
+    createStage: scoringStages(config, models),
   });
   const metrics = new EngineMetrics(stats);
   metrics.addHealthCheck({

@@ -18,7 +18,7 @@ import { groupConfig, outputTopics, uniqueName, writeConfig } from './engine-con
 import { createInputTopics, produceInOrder, testKafka } from './kafka-cluster.js';
 import { comparePredictions, latestPredictions, readTopics } from './outputs.js';
 import { cliPredictions, startReference, type Reference } from './reference.js';
-import { expectEqual, verifyOutputs, waitForGroupDone } from './verify.js';
+import { expectEqual, verifyGroupRun, waitForGroupDone } from './verify.js';
 
 const services = inject('services');
 const kafka = testKafka(services.kafkaBrokers);
@@ -187,20 +187,18 @@ describe('end to end, Avro ticks through the schema registry, demo models on', (
         },
       });
       const seconds = (Date.now() - startedAt) / 1000;
-      const summary = await verifyOutputs({
+      const summary = await verifyGroupRun({
         kafka,
         redis,
         postgresUrl: services.postgresUrl,
-        schema: group,
-        redisPrefix: group,
+        group,
         topics,
         ticksTopic,
         reference,
-        symbols: data.symbols,
-        sentinelSymbols: sentinel.symbols,
+        data,
+        sentinel,
         malformed,
         maxOriginalBytes: 65_536,
-        validTicks: data.ticks.length,
       });
       const predictionRecords = (await readTopics(kafka, [topics.predictions])).get(topics.predictions)!;
       const fromKafka = latestPredictions(predictionRecords);

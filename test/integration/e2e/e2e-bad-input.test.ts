@@ -18,7 +18,7 @@ import { groupConfig, outputTopics, uniqueName, writeConfig } from './engine-con
 import { createInputTopics, produceInOrder, testKafka } from './kafka-cluster.js';
 import { readTopics } from './outputs.js';
 import { startReference, type Reference } from './reference.js';
-import { verifyOutputs, waitForGroupDone } from './verify.js';
+import { verifyGroupRun, waitForGroupDone } from './verify.js';
 
 const services = inject('services');
 const kafka = testKafka(services.kafkaBrokers);
@@ -87,20 +87,18 @@ describe('end to end, plausible-but-wrong input (mlfp run, real Kafka, PostgreSQ
         timeoutMs: RUN_TIMEOUT_MS,
         running: () => [running],
       });
-      const summary = await verifyOutputs({
+      const summary = await verifyGroupRun({
         kafka,
         redis,
         postgresUrl: services.postgresUrl,
-        schema: group,
-        redisPrefix: group,
+        group,
         topics,
         ticksTopic,
         reference,
-        symbols: data.symbols,
-        sentinelSymbols: sentinel.symbols,
+        data,
+        sentinel,
         malformed: input.bad,
         maxOriginalBytes: 65_536,
-        validTicks: data.ticks.length,
       });
       expect(summary.dlqDuplicates, 'a clean run dead-letters each record once').toBe(0);
 

@@ -19,7 +19,7 @@ import { createInputTopics, produceInOrder, testKafka } from './kafka-cluster.js
 import { deleteRedisKeys, dropSchema, groupProgress } from './outputs.js';
 import { startReference, type Reference } from './reference.js';
 import { ThrowawayKafka } from './throwaway-kafka.js';
-import { verifyOutputs, waitForGroupDone } from './verify.js';
+import { verifyGroupRun, waitForGroupDone } from './verify.js';
 
 const services = inject('services');
 const redis = new Redis(services.redisUrl, { lazyConnect: true });
@@ -246,20 +246,18 @@ describe('end to end, Kafka broker bounce (throwaway broker, mlfp run as a child
       const readiness = await engine.readiness();
       expect(readiness.status, JSON.stringify(readiness)).toBe(200);
 
-      const summary = await verifyOutputs({
+      const summary = await verifyGroupRun({
         kafka,
         redis,
         postgresUrl: services.postgresUrl,
-        schema: group,
-        redisPrefix: group,
+        group,
         topics,
         ticksTopic,
         reference,
-        symbols: data.symbols,
-        sentinelSymbols: sentinel.symbols,
+        data,
+        sentinel,
         malformed,
         maxOriginalBytes: MAX_ORIGINAL_BYTES,
-        validTicks: data.ticks.length,
       });
       const states = [...observation.states]
         .map(([state, atMs]) => `"${state}" from ${(atMs / 1000).toFixed(1)} s`)

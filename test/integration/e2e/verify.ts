@@ -179,3 +179,25 @@ export async function verifyOutputs(options: VerifyOptions): Promise<VerifySumma
           `${dlq!.letters.length} dead letters (${dlq!.duplicates} replayed duplicates in the DLQ topic)`,
   };
 }
+
+/**
+ * verifyOutputs for one consumer group's run of a data set: its PostgreSQL schema and Redis prefix are named
+ * after the group (groupConfig), and every valid tick must be in the 5m bars.
+ */
+export function verifyGroupRun(
+  run: Omit<VerifyOptions, 'schema' | 'redisPrefix' | 'symbols' | 'sentinelSymbols' | 'validTicks'> & {
+    group: string;
+    data: { symbols: readonly string[]; ticks: readonly unknown[] };
+    sentinel: { symbols: readonly string[] };
+  },
+): Promise<VerifySummary> {
+  const { group, data, sentinel, ...options } = run;
+  return verifyOutputs({
+    ...options,
+    schema: group,
+    redisPrefix: group,
+    symbols: data.symbols,
+    sentinelSymbols: sentinel.symbols,
+    validTicks: data.ticks.length,
+  });
+}

@@ -9,7 +9,7 @@
 
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { sinksFromConfig } from '../src/cli/run-command.js';
+import { sinksFromConfig } from '../src/streams/app-sources.js';
 import { parseConfig } from '../src/config/load.js';
 import { KafkaEngine } from '../src/streams/engine.js';
 import { createKafkaClient } from '../src/streams/kafka-client.js';

@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { sinksFromConfig } from '../src/cli/run-command.js';
+import { sinksFromConfig } from '../src/streams/app-sources.js';
 import { parseConfig } from '../src/config/load.js';
 import { ensureTopics } from '../src/sinks/kafka/kafka-topics.js';
 import type { DurablePosition } from '../src/streams/delivery.js';

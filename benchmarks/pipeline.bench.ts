@@ -1,4 +1,4 @@
-// The whole tick → bar → feature path on one core: the RxJS graph the engine runs (tickGraph) beside the
+// The whole tick → bar → feature path on one core: the RxJS graph the engine runs (streamGraph) beside the
 // same state machines driven by a plain loop (the RxJS overhead), in ticks/s; plus the memory of all
 // per-symbol state (validator, bars, 3 feature sets) for 10,000 symbols. Merges its "tick_graph" rows into
 // benchmarks/results/features.json and writes benchmarks/results/pipeline.json.
@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { from, map } from 'rxjs';
 import { isDeadLetter, type Bar, type DeadLetter, type FeatureVector } from '../src/domain/types.js';
 import { EngineStats } from '../src/monitoring/stats.js';
-import { envelopeOf, StreamState, tickGraph, type GraphOutputs } from '../src/streams/pipeline.js';
+import { envelopeOf, StreamState, streamGraph } from '../src/streams/graph.js';
+import { dispatchTo, type OutputHandlers } from '../test/support/dispatch-outputs.js';
 import { SyntheticMarket, type RawTick } from '../src/streams/synthetic-market.js';
 import { syntheticSchema } from '../src/config/schema.js';
 import { machineInfo } from './lib/machine.js';
@@ -31,7 +32,7 @@ function makeTicks(count: number): RawTick[] {
   return ticks;
 }
 
-class CountingSink implements GraphOutputs {
+class CountingSink implements OutputHandlers {
   bars = 0;
   vectors = 0;
   letters = 0;
@@ -53,9 +54,13 @@ function rxjsRun(ticks: readonly RawTick[]): number {
   const sink = new CountingSink();
   const state = new StreamState({});
   let checksum = 0;
-  tickGraph(from(ticks).pipe(map(envelopeOf())), state, sink, new EngineStats(0)).subscribe((vector) => {
-    checksum += vector.values[7] as number;
-  });
+  const count = dispatchTo(sink);
+  streamGraph(from(ticks).pipe(map(envelopeOf())), state, { stats: new EngineStats(0) }).subscribe(
+    (output) => {
+      count(output);
+      if (output.kind === 'features') checksum += output.value.values[7] as number;
+    },
+  );
   return checksum + sink.bars + sink.letters;
 }
 

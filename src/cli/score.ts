@@ -65,7 +65,7 @@ async function scoreFile(
   // outputs of the batch being scored, by vector (row) and as alerts
   const byVector = new Map<FeatureVector, Prediction>();
   const alerts: Alert[] = [];
-  scorer.connect((output, vector) => {
+  const published = scorer.outputs.subscribe(({ output, vector }) => {
     if (vector === undefined) alerts.push(output as Alert);
     else byVector.set(vector, output as Prediction);
   });
@@ -172,6 +172,8 @@ async function scoreFile(
   } catch (error) {
     await out.abort();
     throw error;
+  } finally {
+    published.unsubscribe();
   }
   await out.commit();
   if (failedRows > 0) {

@@ -141,16 +141,3 @@ export function isDeadLetter<T extends object>(result: T | DeadLetter): result i
 export interface DeadLetterSink {
   deadLetter(letter: DeadLetter): void;
 }
-
-/**
- * Where a stream graph's results go, record by record: src/streams wires it, sinks (MemoryStore) implement it.
- * Implementations must not throw.
- */
-export interface GraphOutputs extends DeadLetterSink {
-  bar(bar: Bar): void;
-  features(vector: FeatureVector): void;
-  prediction(prediction: Prediction): void;
-  alert(alert: Alert): void;
-  /** Called with each bar after bar() and before the bar reaches the features (corporate actions adjust here). */
-  beforeFeatures?(bar: Bar): void;
-}

@@ -24,47 +24,42 @@
 // contain either, and a try/catch here would also hide our own bugs.
 
 import { MlfpError, type ErrorCode } from '../errors.js';
+import {
+  badTimeLetter,
+  keyMismatchLetter,
+  kindOf,
+  missingField,
+  rejectTick,
+  wrongTypeField,
+} from './tick-dead-letters.js';
+import { isAbsent, isNumericText, keyMatchesSymbol, readNumber, scanDefaultSymbol } from './tick-fields.js';
+import {
+  checkInteger,
+  checkPattern,
+  DEFAULT_EXCHANGE_PATTERN,
+  DEFAULT_SYMBOL_PATTERN,
+  type TickValidatorOptions,
+} from './tick-validator-options.js';
+import {
+  parseTickValidatorSnapshot,
+  writeTickValidatorSnapshot,
+  type SequencesByExchange,
+  type TickValidatorSnapshot,
+} from './tick-validator-snapshot.js';
 import { parseTime } from './time.js';
 import type { DeadLetter, SourceRef, Tick } from './types.js';
 
-export const DEFAULT_SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9._:/-]{0,31}$/;
-export const DEFAULT_EXCHANGE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,31}$/;
-
-export interface TickValidatorOptions {
-  /** Symbols must match it (default DEFAULT_SYMBOL_PATTERN, checked by an equivalent hand-written scan). */
-  symbolPattern?: RegExp;
-  /** Longest symbol read before the pattern is tried (default 32); bounds the cost of a custom pattern. */
-  maxSymbolLength?: number;
-  /** Exchanges must match it (default DEFAULT_EXCHANGE_PATTERN: case-insensitive, 1..32 characters). */
-  exchangePattern?: RegExp;
-  /** Reject ticks whose ts is more than this ahead of now() (future_time). Default: no such check (replays). */
-  maxFutureMs?: number;
-  /** Wall clock for maxFutureMs, epoch ms (default Date.now); the operator passes its scheduler's now(). */
-  now?: () => number;
-  /** Accept bid > ask (default false: crossed_quote). */
-  allowCrossedQuotes?: boolean;
-  /** Most (exchange, symbol) keys remembered for duplicate detection (default 1,000,000); past it the oldest key of the same exchange is forgotten. */
-  maxSequenceKeys?: number;
-  /**
-   * Accept numeric strings ("170.5") for price, size, bid, ask, seq and digit strings for ts. Default true:
-   * CSV rows are text. The Kafka engine passes config validation.numbersAsStrings (default false).
-   */
-  numbersAsStrings?: boolean;
-}
-
-/** Versioned plain-JSON state of a TickValidator: the last accepted seq per (exchange, symbol). */
-export interface TickValidatorSnapshot {
-  version: 1;
-  kind: 'mlfp.tick-validator';
-  /** [exchange ('' when absent), symbol, last accepted seq], oldest key first */
-  sequences: Array<[string, string, number]>;
-}
-
-const MAX_NUMBER_CHARS = 64;
-const MAX_DESCRIBED_CHARS = 200;
-const NO_EXCHANGE = '';
-
+export { keyMismatchLetter } from './tick-dead-letters.js';
+export { isAbsent, keyMatchesSymbol, readNumber, type NumberProblem } from './tick-fields.js';
+export {
+  DEFAULT_EXCHANGE_PATTERN,
+  DEFAULT_SYMBOL_PATTERN,
+  type TickValidatorOptions,
+} from './tick-validator-options.js';
+export type { TickValidatorSnapshot } from './tick-validator-snapshot.js';
 export { isDeadLetter } from './types.js';
+
+const NO_EXCHANGE = '';
 
 /** Validates ticks; remembers the last seq per (exchange, symbol) to reject duplicates (O(1) per key). */
 export class TickValidator {
@@ -77,7 +72,7 @@ export class TickValidator {
   private readonly maxSequenceKeys: number;
   private readonly numbersAsStrings: boolean;
   /** exchange ('' when absent) -> symbol -> last accepted seq */
-  private sequences = new Map<string, Map<string, number>>();
+  private sequences: SequencesByExchange = new Map();
   private sequenceKeyCount = 0;
   /** Why the last toNumber() returned NaN; a field, not a return object, so a good tick allocates nothing. */
   private numberProblem: ErrorCode = 'wrong_type';
@@ -119,7 +114,7 @@ export class TickValidator {
    */
   validate(input: unknown, source?: SourceRef, key?: Buffer | Uint8Array | null): Tick | DeadLetter {
     if (typeof input !== 'object' || input === null) {
-      return this.reject(
+      return rejectTick(
         'wrong_type',
         undefined,
         input,
@@ -129,7 +124,7 @@ export class TickValidator {
     }
     const prototype: unknown = Object.getPrototypeOf(input);
     if (prototype !== Object.prototype && prototype !== null) {
-      return this.reject(
+      return rejectTick(
         'wrong_type',
         undefined,
         input,
@@ -140,10 +135,10 @@ export class TickValidator {
     const record = input as Record<string, unknown>;
 
     const symbolValue = record.symbol;
-    if (isAbsent(symbolValue)) return this.missing('symbol', symbolValue, source);
-    if (typeof symbolValue !== 'string') return this.wrongType('symbol', symbolValue, source, 'a string');
+    if (isAbsent(symbolValue)) return missingField('symbol', symbolValue, source);
+    if (typeof symbolValue !== 'string') return wrongTypeField('symbol', symbolValue, source, 'a string');
     if (!this.isSymbol(symbolValue))
-      return this.reject(
+      return rejectTick(
         'bad_symbol',
         'symbol',
         symbolValue,
@@ -152,42 +147,42 @@ export class TickValidator {
       );
 
     const tsValue = record.ts;
-    if (isAbsent(tsValue)) return this.missing('ts', tsValue, source);
+    if (isAbsent(tsValue)) return missingField('ts', tsValue, source);
     if (!this.numbersAsStrings && typeof tsValue === 'string' && isNumericText(tsValue))
-      return this.wrongType('ts', tsValue, source, 'epoch ms as a number or an ISO-8601 string');
+      return wrongTypeField('ts', tsValue, source, 'epoch ms as a number or an ISO-8601 string');
     const ts = parseTime(tsValue);
-    if (ts !== ts) return this.badTime(tsValue, source);
+    if (ts !== ts) return badTimeLetter(tsValue, source);
 
     const price = this.toNumber(record.price);
     if (price !== price) return this.badNumber('price', record.price, source);
-    if (!(price > 0)) return this.reject('non_positive_price', 'price', price, source, 'price must be > 0');
+    if (!(price > 0)) return rejectTick('non_positive_price', 'price', price, source, 'price must be > 0');
 
     const size = this.toNumber(record.size);
     if (size !== size) return this.badNumber('size', record.size, source);
-    if (size < 0) return this.reject('negative_size', 'size', size, source, 'size must be >= 0');
+    if (size < 0) return rejectTick('negative_size', 'size', size, source, 'size must be >= 0');
 
     let bid: number | undefined;
     const bidValue = record.bid;
     if (!isAbsent(bidValue)) {
       bid = this.toNumber(bidValue);
       if (bid !== bid) return this.badNumber('bid', bidValue, source);
-      if (!(bid > 0)) return this.reject('non_positive_price', 'bid', bid, source, 'bid must be > 0');
+      if (!(bid > 0)) return rejectTick('non_positive_price', 'bid', bid, source, 'bid must be > 0');
     }
     let ask: number | undefined;
     const askValue = record.ask;
     if (!isAbsent(askValue)) {
       ask = this.toNumber(askValue);
       if (ask !== ask) return this.badNumber('ask', askValue, source);
-      if (!(ask > 0)) return this.reject('non_positive_price', 'ask', ask, source, 'ask must be > 0');
+      if (!(ask > 0)) return rejectTick('non_positive_price', 'ask', ask, source, 'ask must be > 0');
     }
 
     let exchange: string | undefined;
     const exchangeValue = record.exchange;
     if (!isAbsent(exchangeValue)) {
       if (typeof exchangeValue !== 'string')
-        return this.wrongType('exchange', exchangeValue, source, 'a string');
+        return wrongTypeField('exchange', exchangeValue, source, 'a string');
       if (exchangeValue.length > this.maxSymbolLength || !this.exchangePattern.test(exchangeValue))
-        return this.reject(
+        return rejectTick(
           'bad_symbol',
           'exchange',
           exchangeValue,
@@ -203,16 +198,16 @@ export class TickValidator {
       seq = this.toNumber(seqValue);
       if (seq !== seq) return this.badNumber('seq', seqValue, source);
       if (!(Number.isSafeInteger(seq) && seq >= 0))
-        return this.reject('wrong_type', 'seq', seqValue, source, 'seq must be an integer in 0..2^53-1');
+        return rejectTick('wrong_type', 'seq', seqValue, source, 'seq must be an integer in 0..2^53-1');
       seq += 0; // -0 -> 0
     }
 
     if (bid !== undefined && ask !== undefined && bid > ask && !this.allowCrossedQuotes)
-      return this.reject('crossed_quote', 'bid', bid, source, `crossed quote: bid ${bid} > ask ${ask}`);
+      return rejectTick('crossed_quote', 'bid', bid, source, `crossed quote: bid ${bid} > ask ${ask}`);
     if (this.maxFutureMs !== Number.POSITIVE_INFINITY) {
       const nowMs = this.now();
       if (ts > nowMs + this.maxFutureMs)
-        return this.reject(
+        return rejectTick(
           'future_time',
           'ts',
           tsValue,
@@ -223,7 +218,7 @@ export class TickValidator {
     if (key !== undefined && !keyMatchesSymbol(key, symbolValue))
       return keyMismatchLetter(key, symbolValue, source);
     if (seq !== undefined && !this.acceptSequence(exchange ?? NO_EXCHANGE, symbolValue, seq)) {
-      return this.reject(
+      return rejectTick(
         'duplicate_sequence',
         'seq',
         seq,
@@ -238,40 +233,12 @@ export class TickValidator {
 
   /** The duplicate-detection state as versioned plain JSON. */
   snapshot(): TickValidatorSnapshot {
-    const sequences: Array<[string, string, number]> = [];
-    for (const [exchange, bySymbol] of this.sequences) {
-      for (const [symbol, seq] of bySymbol) sequences.push([exchange, symbol, seq]);
-    }
-    return { version: 1, kind: 'mlfp.tick-validator', sequences };
+    return writeTickValidatorSnapshot(this.sequences);
   }
 
   /** Replaces the duplicate-detection state; validates all of it first (snapshot_invalid), so a bad snapshot changes nothing. */
   restore(snapshot: unknown): void {
-    const fail = (message: string): never => {
-      throw new MlfpError('snapshot_invalid', `tick validator snapshot: ${message}`);
-    };
-    if (typeof snapshot !== 'object' || snapshot === null) return fail('not an object');
-    const candidate = snapshot as Partial<TickValidatorSnapshot>;
-    if (candidate.version !== 1 || candidate.kind !== 'mlfp.tick-validator')
-      return fail(`unsupported version/kind ${String(candidate.version)}/${String(candidate.kind)}`);
-    if (!Array.isArray(candidate.sequences)) return fail('sequences must be an array');
-    const sequences = new Map<string, Map<string, number>>();
-    let count = 0;
-    for (const entry of candidate.sequences as unknown[]) {
-      if (!Array.isArray(entry) || entry.length !== 3)
-        return fail('each sequence is [exchange, symbol, seq]');
-      const [exchange, symbol, seq] = entry as unknown[];
-      if (typeof exchange !== 'string' || typeof symbol !== 'string')
-        return fail('exchange and symbol must be strings');
-      if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0)
-        return fail(`seq of ${symbol} must be a non-negative safe integer`);
-      let bySymbol = sequences.get(exchange);
-      if (bySymbol === undefined) sequences.set(exchange, (bySymbol = new Map()));
-      if (!bySymbol.has(symbol)) count++;
-      bySymbol.set(symbol, seq);
-    }
-    if (count > this.maxSequenceKeys)
-      return fail(`${count} keys exceed maxSequenceKeys ${this.maxSequenceKeys}`);
+    const { sequences, count } = parseTickValidatorSnapshot(snapshot, this.maxSequenceKeys);
     this.sequences = sequences;
     this.sequenceKeyCount = count;
   }
@@ -334,249 +301,14 @@ export class TickValidator {
 
   private badNumber(field: string, value: unknown, source: SourceRef | undefined): DeadLetter {
     const problem = this.numberProblem;
-    if (problem === 'missing_field') return this.missing(field, value, source);
+    if (problem === 'missing_field') return missingField(field, value, source);
     if (problem === 'not_finite')
-      return this.reject('not_finite', field, value, source, `${field} must be finite`);
-    return this.wrongType(
+      return rejectTick('not_finite', field, value, source, `${field} must be finite`);
+    return wrongTypeField(
       field,
       value,
       source,
       this.numbersAsStrings ? 'a number or a numeric string' : 'a JSON number (numbersAsStrings is off)',
     );
   }
-
-  private badTime(value: unknown, source: SourceRef | undefined): DeadLetter {
-    if (typeof value === 'number' && !Number.isFinite(value))
-      return this.reject('not_finite', 'ts', value, source, 'ts must be finite');
-    if (typeof value !== 'number' && typeof value !== 'string')
-      return this.wrongType('ts', value, source, 'epoch ms or an ISO-8601 string');
-    return this.reject(
-      'bad_time',
-      'ts',
-      value,
-      source,
-      'ts must be epoch ms or ISO-8601 (YYYY-MM-DD[Thh:mm[:ss[.fff]]][Z|±hh:mm]) within 1970..2200',
-    );
-  }
-
-  private missing(field: string, value: unknown, source: SourceRef | undefined): DeadLetter {
-    return this.reject('missing_field', field, value, source, `${field} is required`);
-  }
-
-  private wrongType(
-    field: string,
-    value: unknown,
-    source: SourceRef | undefined,
-    expected: string,
-  ): DeadLetter {
-    return this.reject(
-      'wrong_type',
-      field,
-      value,
-      source,
-      `${field} must be ${expected}, got ${kindOf(value)}`,
-    );
-  }
-
-  private reject(
-    reason: ErrorCode,
-    field: string | undefined,
-    value: unknown,
-    source: SourceRef | undefined,
-    message: string,
-  ): DeadLetter {
-    const letter: DeadLetter = { reason, message };
-    if (field !== undefined) letter.field = field;
-    if (value !== undefined) letter.value = describeBounded(value);
-    if (source !== undefined) letter.source = source;
-    return letter;
-  }
-}
-
-export type NumberProblem = 'missing_field' | 'not_finite' | 'wrong_type';
-
-/**
- * Reads a numeric field given as a number or a plain decimal string: the finite number, or why it is unusable
- * (absent, not finite — NaN, Infinity, "1e999" — or of the wrong type, such as "0x1f", "1,000" or an object).
- */
-export function readNumber(value: unknown): number | NumberProblem {
-  if (typeof value === 'number') return value - value === 0 ? value : 'not_finite'; // NaN/Infinity fail x-x===0
-  if (typeof value === 'string') {
-    if (isAbsent(value)) return 'missing_field';
-    if (value.length <= MAX_NUMBER_CHARS && isDecimal(value)) {
-      const parsed = Number(value);
-      return parsed - parsed === 0 ? parsed : 'not_finite';
-    }
-    return value.length <= MAX_NUMBER_CHARS && isNonFiniteWord(value) ? 'not_finite' : 'wrong_type';
-  }
-  return value === undefined || value === null ? 'missing_field' : 'wrong_type';
-}
-
-/**
- * True when the Kafka message key is exactly the symbol (its UTF-8 bytes; symbols are ASCII by the default
- * pattern, compared byte by byte without allocating). A null or absent key never matches; nor do "aapl"
- * for "AAPL" or " AAPL".
- */
-export function keyMatchesSymbol(key: Buffer | Uint8Array | null | undefined, symbol: string): boolean {
-  if (key === null || key === undefined) return false;
-  const length = symbol.length;
-  if (key.length < length) return false; // UTF-8 never has fewer bytes than UTF-16 code units
-  for (let index = 0; index < length; index++) {
-    const code = symbol.charCodeAt(index);
-    if (code > 0x7f) return Buffer.from(symbol, 'utf8').equals(key); // a custom non-ASCII pattern: rare
-    if (key[index] !== code) return false;
-  }
-  return key.length === length;
-}
-
-/** The dead letter of a tick whose Kafka key is not its symbol: key_mismatch, field key, value the key (null for none). */
-export function keyMismatchLetter(
-  key: Buffer | Uint8Array | null | undefined,
-  symbol: string,
-  source?: SourceRef,
-): DeadLetter {
-  const shownSymbol = describeBounded(symbol);
-  const letter: DeadLetter = {
-    reason: 'key_mismatch',
-    field: 'key',
-    value: describeKey(key),
-    message:
-      key === null || key === undefined
-        ? `message has no key; the key must be the tick's symbol ${shownSymbol}`
-        : `message key is not the tick's symbol ${shownSymbol} (a symbol's ticks must share one partition)`,
-  };
-  if (source !== undefined) letter.source = source;
-  return letter;
-}
-
-/** A key as text for a dead letter: "null", or its first 200 bytes as a JSON string (invalid UTF-8 as U+FFFD). */
-function describeKey(key: Buffer | Uint8Array | null | undefined): string {
-  if (key === null || key === undefined) return 'null';
-  const text = LENIENT_UTF8.decode(key.subarray(0, MAX_DESCRIBED_CHARS));
-  const shown = describeBounded(text);
-  return key.length > MAX_DESCRIBED_CHARS && !shown.endsWith('…') ? `${shown}…` : shown;
-}
-
-const LENIENT_UTF8 = new TextDecoder('utf-8');
-
-/** undefined, null, '' and blank strings mean "not given" (CSV leaves empty cells). */
-export function isAbsent(value: unknown): boolean {
-  if (value === undefined || value === null) return true;
-  if (typeof value !== 'string') return false;
-  for (let index = 0; index < value.length; index++) {
-    const code = value.charCodeAt(index);
-    if (code !== 32 && code !== 9) return false;
-  }
-  return true;
-}
-
-/** A string that reads as a number (the decimal grammar below), checked only up to 64 characters. */
-function isNumericText(text: string): boolean {
-  return text.length <= MAX_NUMBER_CHARS && isDecimal(text);
-}
-
-/** [blanks][+-](digits[.digits*] | .digits)[(e|E)[+-]digits][blanks], by char codes. */
-function isDecimal(text: string): boolean {
-  let end = text.length;
-  let at = 0;
-  while (at < end && isBlank(text.charCodeAt(at))) at++;
-  while (end > at && isBlank(text.charCodeAt(end - 1))) end--;
-  let code = text.charCodeAt(at);
-  if (code === 43 || code === 45) code = text.charCodeAt(++at);
-  let mantissaDigits = 0;
-  while (at < end && isDigit(code)) {
-    mantissaDigits++;
-    code = text.charCodeAt(++at);
-  }
-  if (at < end && code === 46) {
-    code = text.charCodeAt(++at);
-    while (at < end && isDigit(code)) {
-      mantissaDigits++;
-      code = text.charCodeAt(++at);
-    }
-  }
-  if (mantissaDigits === 0) return false;
-  if (at < end && (code === 101 || code === 69)) {
-    code = text.charCodeAt(++at);
-    if (code === 43 || code === 45) code = text.charCodeAt(++at);
-    let exponentDigits = 0;
-    while (at < end && isDigit(code)) {
-      exponentDigits++;
-      code = text.charCodeAt(++at);
-    }
-    if (exponentDigits === 0) return false;
-  }
-  return at === end;
-}
-
-const NON_FINITE_WORDS: ReadonlySet<string> = new Set(['nan', 'inf', 'infinity']);
-
-/** Rejection path only (may allocate). */
-function isNonFiniteWord(text: string): boolean {
-  let word = text.trim().toLowerCase();
-  if (word.startsWith('+') || word.startsWith('-')) word = word.slice(1);
-  return NON_FINITE_WORDS.has(word);
-}
-
-/** Same language as DEFAULT_SYMBOL_PATTERN: [A-Z0-9] then [A-Z0-9._:/-], 1..32 characters. */
-function scanDefaultSymbol(symbol: string): boolean {
-  const length = symbol.length;
-  if (length === 0 || length > 32) return false;
-  const first = symbol.charCodeAt(0);
-  if (!(isDigit(first) || (first >= 65 && first <= 90))) return false;
-  for (let index = 1; index < length; index++) {
-    const code = symbol.charCodeAt(index);
-    // A-Z, 0-9, '.', ':', '/', '-', '_'
-    if (!((code >= 65 && code <= 90) || (code >= 45 && code <= 58) || code === 95)) return false;
-  }
-  return true;
-}
-
-function isDigit(code: number): boolean {
-  return code >= 48 && code <= 57;
-}
-
-function isBlank(code: number): boolean {
-  return code === 32 || code === 9;
-}
-
-/** A short rendering that never reads more than 200 characters of a string nor serialises an object. */
-function describeBounded(value: unknown): string {
-  if (typeof value === 'string') {
-    // slice before stringify: a 100 MB string must not be copied to describe it
-    const text = JSON.stringify(value.slice(0, MAX_DESCRIBED_CHARS));
-    return text.length > MAX_DESCRIBED_CHARS || value.length > MAX_DESCRIBED_CHARS
-      ? `${text.slice(0, MAX_DESCRIBED_CHARS - 1)}…`
-      : text;
-  }
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
-    return String(value);
-  return kindOf(value);
-}
-
-/** The kind of a value for messages: "null", "array", "object", "string", "boolean", ... */
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  return typeof value;
-}
-
-function checkPattern(name: string, pattern: unknown): void {
-  if (!(pattern instanceof RegExp))
-    throw new MlfpError('config_invalid', `${name} must be a RegExp`, { field: name, value: pattern });
-  // test() on a global or sticky RegExp depends on lastIndex, so the same symbol would alternate
-  if (pattern.global || pattern.sticky)
-    throw new MlfpError('config_invalid', `${name} must not have the g or y flag`, {
-      field: name,
-      value: pattern.source,
-    });
-}
-
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-    throw new MlfpError('config_invalid', `${name} must be an integer in ${min}..${max}`, {
-      field: name,
-      value,
-    });
-  return value;
 }

@@ -2,20 +2,35 @@
 // per model name. Changes swap an immutable assignment between batches, so no batch mixes versions and
 // nothing restarts. A folder of models plus registry.json (live / shadow / history) can drive it.
 
-import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { z } from 'zod';
 import { FEATURE_COLUMNS } from '../domain/types.js';
 import { MlfpError } from '../errors.js';
 import { openModel, type LoadedModel, type OpenModelOptions } from './load-model.js';
+import {
+  directorySignature,
+  syncModelDirectory,
+  watchModelDirectory,
+  writeRegistryState,
+  type RegistryState,
+} from './registry-directory.js';
+import {
+  assignmentOf,
+  entryOf,
+  pushHistory,
+  versionOf,
+  type ActiveModel,
+  type NameEntry,
+} from './registry-entries.js';
 import { SILENT_LOGGER, type ModelLogger, type RuntimeOptions } from './runtimes/runtime.js';
 
-export type ModelRole = 'live' | 'shadow';
+export type { ActiveModel, ModelRole } from './registry-entries.js';
 
-export interface ActiveModel {
-  readonly model: LoadedModel;
-  readonly role: ModelRole;
-}
+export {
+  listModelFolders,
+  readRegistryState,
+  REGISTRY_STATE_FILE,
+  writeRegistryState,
+  type RegistryState,
+} from './registry-directory.js';
 
 export interface ModelStatus {
   name: string;
@@ -26,33 +41,6 @@ export interface ModelStatus {
   provider: string;
   state: 'live' | 'shadow' | 'loaded';
   source: string;
-}
-
-export const REGISTRY_STATE_FILE = 'registry.json';
-
-const stateSchema = z
-  .object({
-    version: z.literal(1),
-    models: z.record(
-      z.string(),
-      z
-        .object({
-          live: z.string().nullable(),
-          shadow: z.string().nullable().default(null),
-          history: z.array(z.string()).default([]),
-        })
-        .strict(),
-    ),
-  })
-  .strict();
-export type RegistryState = z.output<typeof stateSchema>;
-
-interface NameEntry {
-  versions: Map<string, LoadedModel>;
-  live: string | undefined;
-  shadow: string | undefined;
-  /** earlier live versions, most recent last (rollback pops) */
-  history: string[];
 }
 
 export interface RegistryOptions {
@@ -144,10 +132,10 @@ export class ModelRegistry {
 
   /** Makes `version` the live one; the previous live version goes to the rollback history. */
   promote(name: string, version: string): void {
-    const entry = this.entry(name);
-    this.version(entry, name, version);
+    const entry = entryOf(this.names, name);
+    versionOf(entry, name, version);
     if (entry.live === version) return;
-    if (entry.live !== undefined) this.pushHistory(entry, entry.live);
+    if (entry.live !== undefined) pushHistory(entry, entry.live, this.maxHistory);
     entry.live = version;
     if (entry.shadow === version) entry.shadow = undefined;
     this.changed(`${name}@${version} promoted to live`);
@@ -155,7 +143,7 @@ export class ModelRegistry {
 
   /** Puts the previous live version back; the current one stays loaded. */
   rollback(name: string): string {
-    const entry = this.entry(name);
+    const entry = entryOf(this.names, name);
     const previous = entry.history.pop();
     if (previous === undefined)
       throw new MlfpError('bad_argument', `${name} has no earlier live version to roll back to`, {
@@ -169,9 +157,9 @@ export class ModelRegistry {
 
   /** Scores `version` beside the live one without publishing it; undefined stops shadowing. */
   shadow(name: string, version: string | undefined): void {
-    const entry = this.entry(name);
+    const entry = entryOf(this.names, name);
     if (version !== undefined) {
-      this.version(entry, name, version);
+      versionOf(entry, name, version);
       if (entry.live === version)
         throw new MlfpError('bad_argument', `${name}@${version} is live; it cannot also be its shadow`);
     }
@@ -182,8 +170,8 @@ export class ModelRegistry {
 
   /** Removes a version that is neither live nor shadow; its runtime closes once no batch uses it. */
   async unload(name: string, version: string): Promise<void> {
-    const entry = this.entry(name);
-    const model = this.version(entry, name, version);
+    const entry = entryOf(this.names, name);
+    const model = versionOf(entry, name, version);
     if (entry.live === version || entry.shadow === version)
       throw new MlfpError(
         'bad_argument',
@@ -294,48 +282,7 @@ export class ModelRegistry {
   async syncDirectory(strict = false): Promise<MlfpError[]> {
     const dir = this.directory;
     if (dir === undefined) throw new MlfpError('internal', 'this registry has no directory');
-    const errors: MlfpError[] = [];
-    const known = new Set<string>();
-    for (const entry of this.names.values()) for (const m of entry.versions.values()) known.add(m.source);
-    const folders = await listModelFolders(dir);
-    for (const folder of folders) {
-      const manifestPath = join(folder, 'manifest.json');
-      if (known.has(manifestPath)) continue;
-      try {
-        await this.load(manifestPath);
-      } catch (error) {
-        const failure =
-          error instanceof MlfpError
-            ? error
-            : new MlfpError('model_invalid', String(error), { cause: error });
-        if (strict) throw failure;
-        errors.push(failure);
-        this.logger.warn(`model in ${folder} not loaded: ${failure.message}`);
-      }
-    }
-    const state = await readRegistryState(dir);
-    if (state !== undefined) {
-      // names whose versions failed to load are left as they are rather than failing the rest
-      const loadable: RegistryState = { version: 1, models: {} };
-      for (const [name, wanted] of Object.entries(state.models)) {
-        const entry = this.names.get(name);
-        const ok = [wanted.live, wanted.shadow, ...wanted.history].every(
-          (v) => v === null || entry?.versions.has(v) === true,
-        );
-        if (ok) loadable.models[name] = wanted;
-        else {
-          const failure = new MlfpError(
-            'bad_argument',
-            `${join(dir, REGISTRY_STATE_FILE)}: ${name} names a version that is not loaded`,
-          );
-          if (strict) throw failure;
-          errors.push(failure);
-          this.logger.warn(failure.message);
-        }
-      }
-      this.applyState(loadable);
-    }
-    return errors;
+    return syncModelDirectory(dir, this, strict, this.logger);
   }
 
   private directoryStamp = '';
@@ -356,20 +303,7 @@ export class ModelRegistry {
 
   /** Polls the directory (registry.json and new folders) every `intervalMs`; returns a stop function. */
   watchDirectory(intervalMs = 1000): () => void {
-    let running = false;
-    const poll = (): void => {
-      if (running) return;
-      running = true;
-      this.pollDirectory()
-        .catch((error: unknown) => this.logger.warn(`model directory sync failed: ${String(error)}`))
-        .finally(() => {
-          running = false;
-        });
-    };
-    poll();
-    const timer = setInterval(poll, intervalMs);
-    timer.unref();
-    return () => clearInterval(timer);
+    return watchModelDirectory(() => this.pollDirectory(), intervalMs, this.logger);
   }
 
   /** Writes the current state to the directory's registry.json (atomically). */
@@ -385,117 +319,10 @@ export class ModelRegistry {
     await Promise.all(all.map((m) => m.runtime.close()));
   }
 
-  private entry(name: string): NameEntry {
-    const entry = this.names.get(name);
-    if (entry === undefined)
-      throw new MlfpError(
-        'bad_argument',
-        `no model named "${name}" is loaded (${[...this.names.keys()].join(', ') || 'none'})`,
-        {
-          field: 'name',
-        },
-      );
-    return entry;
-  }
-
-  private version(entry: NameEntry, name: string, version: string): LoadedModel {
-    const model = entry.versions.get(version);
-    if (model === undefined)
-      throw new MlfpError(
-        'bad_argument',
-        `${name}@${version} is not loaded (loaded: ${[...entry.versions.keys()].join(', ')})`,
-        {
-          field: 'version',
-        },
-      );
-    return model;
-  }
-
-  private pushHistory(entry: NameEntry, version: string): void {
-    entry.history.push(version);
-    if (entry.history.length > this.maxHistory) entry.history.shift();
-  }
-
   private changed(what: string): void {
-    const next: ActiveModel[] = [];
-    for (const entry of this.names.values()) {
-      if (entry.live !== undefined) next.push({ model: entry.versions.get(entry.live)!, role: 'live' });
-      if (entry.shadow !== undefined) next.push({ model: entry.versions.get(entry.shadow)!, role: 'shadow' });
-    }
-    this.current = Object.freeze(next);
+    this.current = assignmentOf(this.names);
     this.generationValue++;
     this.logger.info(`models: ${what}`);
     for (const listener of this.listeners) listener(this.generationValue);
   }
-}
-
-/** Sub-folders of `dir` that hold a manifest.json, sorted by name. */
-export async function listModelFolders(dir: string): Promise<string[]> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (error) {
-    throw new MlfpError('io_error', `cannot read model directory ${dir}: ${(error as Error).message}`, {
-      cause: error,
-      retriable: false,
-    });
-  }
-  const folders: string[] = [];
-  for (const e of entries.filter((x) => x.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
-    try {
-      await stat(join(dir, e.name, 'manifest.json'));
-      folders.push(join(dir, e.name));
-    } catch {
-      // a folder without a manifest is not a model folder: ignored by design
-    }
-  }
-  return folders;
-}
-
-export async function readRegistryState(dir: string): Promise<RegistryState | undefined> {
-  const path = join(dir, REGISTRY_STATE_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new MlfpError('io_error', `cannot read ${path}: ${(error as Error).message}`, {
-      cause: error,
-      retriable: false,
-    });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new MlfpError('config_invalid', `${path}: not JSON (${(error as Error).message})`, {
-      cause: error,
-    });
-  }
-  const parsed = stateSchema.safeParse(value);
-  if (!parsed.success)
-    throw new MlfpError(
-      'config_invalid',
-      `${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
-  return parsed.data;
-}
-
-export async function writeRegistryState(dir: string, state: RegistryState): Promise<void> {
-  const path = join(dir, REGISTRY_STATE_FILE);
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`);
-  await rename(temporary, path);
-}
-
-async function directorySignature(dir: string): Promise<string> {
-  const folders = await listModelFolders(dir);
-  let stateStamp = 'none';
-  try {
-    const s = await stat(join(dir, REGISTRY_STATE_FILE));
-    stateStamp = `${s.mtimeMs}:${s.size}`;
-  } catch {
-    // no registry.json: the signature says so
-  }
-  return `${folders.join('|')}#${stateStamp}`;
 }

@@ -1,4 +1,4 @@
-import { lastValueFrom, map, Subject, toArray } from 'rxjs';
+import { asyncScheduler, lastValueFrom, map, Subject, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { FEATURE_COLUMNS, type Alert, type FeatureVector, type Prediction } from '../domain/types.js';
@@ -22,7 +22,8 @@ describe('scoreFeatures', () => {
   it('emits predictions of synchronous models inside the flush (size or wait), with latency', () => {
     const registry = new ModelRegistry();
     registry.add(fakeModel(fakeManifest(), { output: (row) => [row[0]! * 10] }));
-    const scorer = new Scorer(registry);
+    // latencies on the graph's clock (virtual inside TestScheduler.run)
+    const scorer = new Scorer(registry, { now: () => asyncScheduler.now() });
     new TestScheduler((a, e) => expect(a).toEqual(e)).run(({ hot, expectObservable }) => {
       const source = hot('a-b-c---|', { a: vector('A', 1), b: vector('B', 2), c: vector('C', 3) });
       const out = source.pipe(

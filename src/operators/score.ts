@@ -23,8 +23,9 @@ export const DEFAULT_SCORE_OPTIONS: Readonly<ScoreFeaturesOptions> = {
 };
 
 /**
- * One scorer per pipeline: the operator connects itself as the scorer's sink. The scorer's
- * maxRunRows should equal maxBatchSize (its default, 256, equals the default here).
+ * One scorer per pipeline: the operator subscribes to the scorer's `outputs` while it is subscribed itself and
+ * re-emits them (the scorer's clock, ScorerOptions.now, should be `scheduler`'s: latencies subtract arrival
+ * times taken on it). The scorer's maxRunRows should equal maxBatchSize (its default, 256, equals the default here).
  */
 export function scoreFeatures(
   scorer: Scorer,
@@ -34,10 +35,7 @@ export function scoreFeatures(
   const batching = microBatch<FeatureVector>(options, scheduler);
   return (source) =>
     new Observable<ScoreOutput>((subscriber) => {
-      scorer.connect(
-        (output) => subscriber.next(output),
-        () => scheduler.now(),
-      );
+      const published = scorer.outputs.subscribe((scored) => subscriber.next(scored.output));
       const subscription = source.pipe(batching).subscribe({
         next: (batch) => {
           try {
@@ -61,7 +59,7 @@ export function scoreFeatures(
       });
       return () => {
         subscription.unsubscribe();
-        scorer.connect(() => undefined);
+        published.unsubscribe();
       };
     });
 }

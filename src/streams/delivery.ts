@@ -9,95 +9,27 @@ import {
   emptyBatch,
   type OutputBatch,
   type PartitionSnapshot,
-  type Sink,
   type SinkHealth,
-  type SnapshotStore,
 } from '../sinks/sink.js';
-import { ENGINE_EVENTS, type EngineEvent, type EngineEventListener } from './engine-events.js';
+import type {
+  Checkpoint,
+  DeliveryOptions,
+  DeliveryPorts,
+  DeliveryStats,
+  DurablePosition,
+  OutboxOwner,
+} from './delivery-ports.js';
+import { mergeBatches, writeToSinks, type Flush } from './delivery-flush.js';
+import { ENGINE_EVENTS, type EngineEvent } from './engine-events.js';
 
-export interface DeliveryOptions {
-  /** consumer group, recorded in snapshots */
-  group: string;
-  /** cut and write at least this often (ms) */
-  flushIntervalMs: number;
-  /** a worker whose outbox reaches this many records asks for a cut */
-  maxBatchRecords: number;
-  /** records not yet durable (outboxes + cut flushes) above which the engine pauses consumption */
-  maxPendingRecords: number;
-  /** flushes written at the same time (completion is still applied in cut order) */
-  maxFlushesInFlight: number;
-}
-
-/** A producer of outputs: one partition worker. */
-export interface OutboxOwner {
-  readonly topic: string;
-  readonly partition: number;
-  readonly pendingRecords: number;
-  /** the next offset to process (every message below it has been fed), once known */
-  readonly nextOffset?: number | undefined;
-  takeOutbox(): OutputBatch | undefined;
-}
-
-/**
- * A partition at a barrier: every output derived from offsets below `offset` is in the flush this
- * checkpoint rides with, or in an earlier one. `state` is the worker snapshot (undefined with no store).
- */
-export interface Checkpoint {
-  topic: string;
-  partition: number;
-  /** the next offset to read, decimal string */
-  offset: string;
-  state: unknown;
-  takenAtMs: number;
-  /** false once the partition was revoked or re-assigned since the checkpoint was taken */
-  isCurrent(): boolean;
-}
-
-export interface DeliveryPorts {
-  sinks: readonly Sink[];
-  store: SnapshotStore | undefined;
-  /** commits offsets for the group (kafkajs consumer.commitOffsets) */
-  commit(offsets: Array<{ topic: string; partition: number; offset: string }>): Promise<void>;
-  now(): number;
-  onEvent?: EngineEventListener;
-  /** called once with the first non-retriable sink error: the engine must stop without committing */
-  onFatal(error: MlfpError): void;
-  /**
-   * called when a flush is durable in every sink (in cut order), with each partition's position at the cut:
-   * every output derived from offsets below `nextOffset` is now durable (latency measurement, metrics)
-   */
-  onDurable?(positions: readonly DurablePosition[], atMs: number): void;
-  /** called after each sink made one flush durable, with the seconds that write took (mlfp_sink_write_seconds) */
-  onSinkWrite?(sink: string, seconds: number): void;
-}
-
-export interface DurablePosition {
-  topic: string;
-  partition: number;
-  nextOffset: number;
-}
-
-export interface DeliveryStats {
-  flushes: number;
-  recordsWritten: number;
-  snapshotsSaved: number;
-  snapshotFailures: number;
-  commits: number;
-  commitFailures: number;
-  /** last committed offset per "topic[partition]" */
-  committed: Map<string, string>;
-}
-
-type FlushState = 'waiting' | 'writing' | 'durable';
-
-interface Flush {
-  batch: OutputBatch;
-  records: number;
-  checkpoints: Checkpoint[];
-  state: FlushState;
-  /** owners' positions at the cut (only gathered when someone listens: onDurable) */
-  positions: DurablePosition[] | undefined;
-}
+export type {
+  Checkpoint,
+  DeliveryOptions,
+  DeliveryPorts,
+  DeliveryStats,
+  DurablePosition,
+  OutboxOwner,
+} from './delivery-ports.js';
 
 export class DeliveryCoordinator {
   readonly stats: DeliveryStats = {
@@ -194,7 +126,7 @@ export class DeliveryCoordinator {
     }
     if (taken.length === 0 && checkpoints.length === 0 && (positions === undefined || positions.length === 0))
       return;
-    const batch = taken.length === 1 ? taken[0]! : merge(taken);
+    const batch = taken.length === 1 ? taken[0]! : mergeBatches(taken);
     const records = batchSize(batch);
     this.queue.push({ batch, records, checkpoints, state: 'waiting', positions });
     this.queuedRecords += records;
@@ -291,16 +223,7 @@ export class DeliveryCoordinator {
 
   private write(flush: Flush): Promise<unknown> {
     if (flush.records === 0 || this.ports.sinks.length === 0) return Promise.resolve();
-    const observe = this.ports.onSinkWrite;
-    if (observe === undefined) return Promise.all(this.ports.sinks.map((sink) => writeTo(sink, flush.batch)));
-    return Promise.all(
-      this.ports.sinks.map((sink) => {
-        const startedAt = performance.now();
-        return writeTo(sink, flush.batch).then(() =>
-          observe(sink.name, (performance.now() - startedAt) / 1000),
-        );
-      }),
-    );
+    return writeToSinks(this.ports.sinks, flush.batch, this.ports.onSinkWrite);
   }
 
   /** Pops durable flushes from the head (cut order) and queues their checkpoints for save + commit. */
@@ -400,27 +323,6 @@ export class DeliveryCoordinator {
   ): void {
     this.ports.onEvent?.({ type, level, message, fields });
   }
-}
-
-/** A sink that throws instead of rejecting still fails only its flush, never the caller of cut(). */
-function writeTo(sink: Sink, batch: OutputBatch): Promise<void> {
-  try {
-    return sink.write(batch);
-  } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new MlfpError('internal', String(error)));
-  }
-}
-
-function merge(batches: readonly OutputBatch[]): OutputBatch {
-  const merged = emptyBatch();
-  for (const batch of batches) {
-    for (const bar of batch.bars) merged.bars.push(bar);
-    for (const vector of batch.features) merged.features.push(vector);
-    for (const prediction of batch.predictions) merged.predictions.push(prediction);
-    for (const alert of batch.alerts) merged.alerts.push(alert);
-    for (const letter of batch.deadLetters) merged.deadLetters.push(letter);
-  }
-  return merged;
 }
 
 function errorMessage(error: unknown): string {

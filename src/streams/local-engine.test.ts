@@ -8,7 +8,7 @@ import { MlfpError } from '../errors.js';
 import { EngineStats } from '../monitoring/stats.js';
 import { emptyBatch, type OutputBatch, type Sink, type SinkHealth } from '../sinks/sink.js';
 import { LocalEngine } from './local-engine.js';
-import { envelopeOf, StreamState, tickGraph } from './pipeline.js';
+import { envelopeOf, StreamState, streamGraph } from './graph.js';
 import { syntheticTicks } from './synthetic-market.js';
 
 const config = parseConfig({ synthetic: { maxTicks: 60_000, badTickRate: 0.001 } });
@@ -35,13 +35,10 @@ class RecordingSink implements Sink {
 /** The same input through the bare graph (the embedded run before it had a worker and sinks). */
 async function bareGraph(): Promise<EngineStats> {
   const stats = new EngineStats(0);
-  const ignore = () => undefined;
-  const outputs = { bar: ignore, features: ignore, prediction: ignore, alert: ignore, deadLetter: ignore };
-  const graph = tickGraph(
+  const graph = streamGraph(
     syntheticTicks(config.synthetic).pipe(map(envelopeOf())),
     new StreamState({ bars: config.bars }),
-    outputs,
-    stats,
+    { stats },
   );
   await new Promise<void>((resolve, reject) => graph.subscribe({ complete: resolve, error: reject }));
   return stats;

@@ -1,8 +1,8 @@
-import { tap, VirtualTimeScheduler } from 'rxjs';
+import { mergeMap, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { TickGenerator, type GeneratedTick } from '../../benchmarks/lib/tick-generator.js';
 import { DAY_MS } from '../domain/time.js';
-import { FEATURE_COUNT, type Bar, type FeatureVector } from '../domain/types.js';
+import { FEATURE_COUNT, type Alert, type Bar, type FeatureVector, type Prediction } from '../domain/types.js';
 import { EngineStats } from '../monitoring/stats.js';
 import { FeatureEngine } from '../operators/compute-features.js';
 import type { OutputBatch } from '../sinks/sink.js';
@@ -144,30 +144,32 @@ describe('PartitionWorker async stage outputs', () => {
     const latencies: number[] = [];
     stats.timings = { predictionLatency: (seconds) => latencies.push(seconds), sinkWrite: () => undefined };
     const stage: AsyncStage = {
-      attach: (vectors, outputs) =>
+      attach: (vectors) =>
         vectors.pipe(
-          tap((vector) => {
+          mergeMap((vector): Array<Prediction | Alert> => {
             const { symbol, timeframe, ts } = vector;
-            outputs.prediction({
-              symbol,
-              timeframe,
-              ts,
-              model: 'm',
-              version: '1',
-              kind: 'regressor',
-              output: { value: 1 },
-              latencyMs: 4,
-            });
-            outputs.alert({
-              type: 'model_error',
-              state: 'firing',
-              severity: 'warning',
-              subject: 'n@1',
-              value: 1,
-              threshold: 0,
-              ts,
-              message: 'NaN',
-            });
+            return [
+              {
+                symbol,
+                timeframe,
+                ts,
+                model: 'm',
+                version: '1',
+                kind: 'regressor',
+                output: { value: 1 },
+                latencyMs: 4,
+              },
+              {
+                type: 'model_error',
+                state: 'firing',
+                severity: 'warning',
+                subject: 'n@1',
+                value: 1,
+                threshold: 0,
+                ts,
+                message: 'NaN',
+              },
+            ];
           }),
         ),
       whenIdle: () => Promise.resolve(),

@@ -1,37 +1,32 @@
 // The state and graph of one input partition: decoded messages go into its input edge and run
-// synchronously through validate → bars → features (→ an optional async stage such as scoring); every output
-// lands in the worker's outbox, which the delivery coordinator takes. The worker's snapshot (validator,
+// synchronously through the graph (src/streams/graph.ts: validate → bars → adjust → features, then an
+// optional async stage such as scoring); the worker subscribes to the graph's one Output stream and puts every
+// output into its outbox, which the delivery coordinator takes. The worker's snapshot (validator,
 // aggregator, feature engine, corporate-action progress) plus its next offset is all a new owner needs.
 
 import { asyncScheduler, Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import type { BarAggregatorOptions } from '../bars/bar-aggregator.js';
 import type { EventTimeGuardOptions } from '../bars/event-time-guard.js';
-import {
-  type Alert,
-  type Bar,
-  type DeadLetter,
-  type FeatureVector,
-  type Prediction,
-  type SourceRef,
-  type Timeframe,
+import type { Output } from '../domain/output.js';
+import type {
+  Alert,
+  Bar,
+  DeadLetter,
+  FeatureVector,
+  Prediction,
+  SourceRef,
+  Timeframe,
 } from '../domain/types.js';
 import type { TickValidatorOptions } from '../domain/validate-tick.js';
 import { MlfpError } from '../errors.js';
 import type { EngineStats } from '../monitoring/stats.js';
 import type { ComputeFeaturesOptions } from '../operators/compute-features.js';
+import type { CorporateActionSource } from '../operators/corporate-action-adjuster.js';
 import type { TickEnvelope } from '../operators/validate-ticks.js';
 import { emptyBatch, type OutputBatch } from '../sinks/sink.js';
-import { CorporateActionAdjuster } from './corporate-action-adjuster.js';
-import type { CorporateActionBook } from './corporate-actions.js';
 import type { DecodeFailure } from './decode.js';
 import { DataQualityMonitor, type DataQualityOptions } from '../monitoring/data-quality.js';
-import { StreamState, tickGraph, type GraphOutputs } from './pipeline.js';
-
-/** Where an async stage after the features (model scoring) puts its results. */
-export interface StageOutputs {
-  prediction(prediction: Prediction): void;
-  alert(alert: Alert): void;
-}
+import { historyGraph, StreamState, streamGraph } from './graph.js';
 
 /**
  * An asynchronous stage appended to the graph (scoring). `whenIdle` resolves once every vector it received
@@ -39,7 +34,7 @@ export interface StageOutputs {
  * exactly what is in the outbox. Its own state, if any, travels in the partition snapshot.
  */
 export interface AsyncStage {
-  attach(vectors: Observable<FeatureVector>, outputs: StageOutputs): Observable<unknown>;
+  attach(vectors: Observable<FeatureVector>): Observable<Prediction | Alert>;
   whenIdle(): Promise<void>;
   snapshot?(): unknown;
   restore?(state: unknown): void;
@@ -51,7 +46,7 @@ export interface PartitionWorkerOptions {
   bars?: BarAggregatorOptions & { futureTime?: EventTimeGuardOptions };
   validator?: TickValidatorOptions;
   features?: ComputeFeaturesOptions;
-  corporateActions?: CorporateActionBook;
+  corporateActions?: CorporateActionSource;
   stats: EngineStats;
   /** builds this partition's async stage (one instance per worker), if the graph has one */
   createStage?: () => AsyncStage;
@@ -114,7 +109,7 @@ class InputEdge<T> {
 
 const TIMEFRAME_RANK: Readonly<Record<Timeframe, number>> = { '5m': 0, '1h': 1, '1d': 2 };
 
-export class PartitionWorker implements GraphOutputs, StageOutputs {
+export class PartitionWorker {
   readonly topic: string;
   readonly partition: number;
   /** The offset after the last message fed (Kafka commit semantics); undefined before the first one. */
@@ -122,7 +117,6 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
   /** Symbols warmed up from bar history (or found to have none): never queried again. */
   readonly knownSymbols = new Set<string>();
   private readonly state: StreamState;
-  private readonly adjuster: CorporateActionAdjuster;
   private readonly stage: AsyncStage | undefined;
   private readonly stats: EngineStats;
   private readonly input = new InputEdge<TickEnvelope>();
@@ -155,33 +149,19 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
       validator: options.validator,
       bars: options.bars,
       features: options.features,
+      corporateActions: options.corporateActions,
     });
-    this.adjuster = new CorporateActionAdjuster(options.corporateActions);
     this.source = { topic: options.topic, partition: options.partition, offset: undefined };
     this.envelope = { value: undefined, source: this.source, original: undefined };
     this.stage = options.createStage?.();
-    const vectors = tickGraph(
-      this.input.observable,
-      this.state,
-      this,
-      options.stats,
-      options.scheduler ?? asyncScheduler,
-    );
-    // the stage's results are counted (and timed) here, once; the graph's own by tickGraph
-    const stats = options.stats;
-    const stageOutputs: StageOutputs = {
-      prediction: (prediction) => {
-        stats.prediction(prediction);
-        this.prediction(prediction);
-      },
-      alert: (alert) => {
-        stats.alert(alert);
-        this.alert(alert);
-      },
-    };
-    const output: Observable<unknown> =
-      this.stage === undefined ? vectors : this.stage.attach(vectors, stageOutputs);
-    this.subscription = output.subscribe({
+    const stage = this.stage;
+    // every output of the graph (its own and the stage's, counted in the graph) lands in the outbox
+    this.subscription = streamGraph(this.input.observable, this.state, {
+      stats: options.stats,
+      scheduler: this.scheduler,
+      score: stage === undefined ? undefined : (vectors) => stage.attach(vectors),
+    }).subscribe({
+      next: (output) => this.route(output),
       error: (error: unknown) => {
         this.failure = error;
       },
@@ -260,10 +240,14 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
     const ordered = [...bars].sort(
       (a, b) => a.end - b.end || TIMEFRAME_RANK[a.timeframe] - TIMEFRAME_RANK[b.timeframe],
     );
-    for (const bar of ordered) {
-      this.adjuster.beforeFeatures(bar, this.state.features, this);
-      this.state.features.apply(bar);
-    }
+    let failure: unknown;
+    historyGraph(ordered, this.state).subscribe({
+      next: (output) => this.route(output),
+      error: (error: unknown) => {
+        failure = error;
+      },
+    });
+    if (failure !== undefined) throw failure;
     for (const symbol of symbols) this.knownSymbols.add(symbol);
   }
 
@@ -298,7 +282,7 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
       guard: this.state.guard.snapshot(),
       aggregator: this.state.aggregator.snapshot(),
       features: this.state.features.snapshot(),
-      corporateActions: this.adjuster.snapshot(),
+      corporateActions: this.state.adjuster.snapshot(),
       knownSymbols: [...this.knownSymbols],
       stage: this.stage?.snapshot?.() ?? null,
       quality: this.quality.snapshot(),
@@ -342,7 +326,7 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
       });
     } else this.state.guard.restore(candidate.guard);
     this.state.features.restore(candidate.features);
-    this.adjuster.restore(candidate.corporateActions);
+    this.state.adjuster.restore(candidate.corporateActions);
     if (this.stage?.restore !== undefined) this.stage.restore(candidate.stage);
     if (candidate.quality !== undefined) this.quality.restore(candidate.quality);
     this.knownSymbols.clear();
@@ -367,12 +351,32 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
 
   /** Corporate-action applications so far. */
   get corporateActionsApplied(): number {
-    return this.adjuster.applied;
+    return this.state.adjuster.applied;
   }
 
-  // GraphOutputs and StageOutputs: the graph's results, into the outbox
+  /** One output of the graph, into the outbox. */
+  private route(output: Output): void {
+    switch (output.kind) {
+      case 'dead_letter':
+        this.deadLetter(output.value);
+        return;
+      case 'bar':
+        this.outbox.bars.push(output.value);
+        break;
+      case 'features':
+        this.outbox.features.push(output.value);
+        break;
+      case 'prediction':
+        this.outbox.predictions.push(output.value);
+        break;
+      case 'alert':
+        this.outbox.alerts.push(output.value);
+        break;
+    }
+    this.outboxRecords++;
+  }
 
-  deadLetter(letter: DeadLetter): void {
+  private deadLetter(letter: DeadLetter): void {
     this.quality.reject(letter.reason);
     // the reused source must not leak into a record that outlives this message
     if (letter.source === this.source) letter.source = { ...this.source };
@@ -386,26 +390,7 @@ export class PartitionWorker implements GraphOutputs, StageOutputs {
     this.push(letter);
   }
 
-  bar(bar: Bar): void {
-    this.outbox.bars.push(bar);
-    this.outboxRecords++;
-  }
-
-  beforeFeatures(bar: Bar): void {
-    this.adjuster.beforeFeatures(bar, this.state.features, this);
-  }
-
-  features(vector: FeatureVector): void {
-    this.outbox.features.push(vector);
-    this.outboxRecords++;
-  }
-
-  prediction(prediction: Prediction): void {
-    this.outbox.predictions.push(prediction);
-    this.outboxRecords++;
-  }
-
-  alert(alert: Alert): void {
+  private alert(alert: Alert): void {
     this.outbox.alerts.push(alert);
     this.outboxRecords++;
   }

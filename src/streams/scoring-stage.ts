@@ -3,13 +3,13 @@
 // snapshot), one shared ModelRegistry. whenIdle() flushes the micro-batch being gathered and waits for
 // every inference in flight, so a delivery barrier never leaves a vector unscored behind it.
 
-import { tap, type Observable } from 'rxjs';
-import type { FeatureVector } from '../domain/types.js';
+import { asyncScheduler, type Observable } from 'rxjs';
+import type { Alert, FeatureVector, Prediction } from '../domain/types.js';
 import type { ModelRegistry } from '../models/registry.js';
 import { Scorer, type ScorerSnapshot } from '../models/scoring/scorer.js';
 import { FlushControl } from '../operators/micro-batch.js';
 import { scoreFeatures, type ScoreFeaturesOptions } from '../operators/score.js';
-import type { AsyncStage, StageOutputs } from './partition-worker.js';
+import type { AsyncStage } from './partition-worker.js';
 
 export class ScoringStage implements AsyncStage {
   readonly scorer: Scorer;
@@ -19,17 +19,12 @@ export class ScoringStage implements AsyncStage {
     registry: ModelRegistry,
     private readonly options: Omit<ScoreFeaturesOptions, 'control'>,
   ) {
-    this.scorer = new Scorer(registry, { maxRunRows: options.maxBatchSize });
+    // latencies on the graph's clock: the arrival times come from the same scheduler
+    this.scorer = new Scorer(registry, { maxRunRows: options.maxBatchSize, now: () => asyncScheduler.now() });
   }
 
-  attach(vectors: Observable<FeatureVector>, outputs: StageOutputs): Observable<unknown> {
-    return vectors.pipe(
-      scoreFeatures(this.scorer, { ...this.options, control: this.control }),
-      tap((output) => {
-        if ('model' in output) outputs.prediction(output);
-        else outputs.alert(output);
-      }),
-    );
+  attach(vectors: Observable<FeatureVector>): Observable<Prediction | Alert> {
+    return vectors.pipe(scoreFeatures(this.scorer, { ...this.options, control: this.control }));
   }
 
   whenIdle(): Promise<void> {

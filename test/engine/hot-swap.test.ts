@@ -15,18 +15,14 @@ import { openModel } from '../../src/models/load-model.js';
 import { ModelRegistry } from '../../src/models/registry.js';
 import { Scorer } from '../../src/models/scoring/scorer.js';
 import { EngineStats } from '../../src/monitoring/stats.js';
-import {
-  envelopeOf,
-  scoredGraph,
-  StreamState,
-  tickGraph,
-  type GraphOutputs,
-} from '../../src/streams/pipeline.js';
+import { scoreFeatures } from '../../src/operators/score.js';
+import { envelopeOf, StreamState, streamGraph } from '../../src/streams/graph.js';
+import { dispatchTo, type OutputHandlers } from '../support/dispatch-outputs.js';
 import { syntheticTicks } from '../../src/streams/synthetic-market.js';
 
 const MODELS = join(import.meta.dirname, '..', '..', 'models');
 
-class Recorder implements GraphOutputs {
+class Recorder implements OutputHandlers {
   vectors: FeatureVector[] = [];
   predictions: Prediction[] = [];
   alerts: Alert[] = [];
@@ -113,13 +109,10 @@ describe('hot swap under load (embedded graph at full speed)', () => {
       }),
       map(envelopeOf()),
     );
-    const graph = scoredGraph(
-      tickGraph(source, new StreamState({ bars: { idleTimeoutMs: 3_600_000 } }), recorder, stats),
-      scorer,
-      { maxBatchSize: 256, maxWaitMs: 1 },
-      recorder,
+    const graph = streamGraph(source, new StreamState({ bars: { idleTimeoutMs: 3_600_000 } }), {
       stats,
-    );
+      score: (vectors) => vectors.pipe(scoreFeatures(scorer, { maxBatchSize: 256, maxWaitMs: 1 })),
+    }).pipe(tap(dispatchTo(recorder)));
     await lastValueFrom(graph, { defaultValue: undefined });
     await Promise.all(pending);
     expect(applied).toEqual(steps.map((s) => s[2]));

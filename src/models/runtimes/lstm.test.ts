@@ -121,7 +121,7 @@ describe('LSTM on a worker thread during a synchronous burst', () => {
   it('a run that finished while the caller was busy is published inside the next submit, with torch outputs', async () => {
     const scorer = new Scorer(registry);
     const published: Prediction[] = [];
-    scorer.connect((o) => {
+    scorer.outputs.subscribe(({ output: o }) => {
       if ('symbol' in o) published.push(o);
     });
     const stream = vectors('P');

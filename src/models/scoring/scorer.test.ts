@@ -164,7 +164,7 @@ describe('Scorer', () => {
     registry.add(fakeModel(fakeManifest({ version: '2' }), { output: () => [2] }));
     const scorer = new Scorer(registry, { maxRunRows: 1 });
     const seen: string[] = [];
-    scorer.connect((o) => seen.push(`${(o as Prediction).ts / 300_000}:${(o as Prediction).version}`));
+    scorer.outputs.subscribe(({ output: o }) => seen.push(`${(o as Prediction).ts / 300_000}:${(o as Prediction).version}`));
     scorer.submit([vector('A', 1), vector('A', 2)]);
     registry.promote('fake', '2');
     scorer.submit([vector('A', 3)]);

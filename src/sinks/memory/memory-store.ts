@@ -1,19 +1,12 @@
 // The embedded default's local store: the latest bar, feature vector and prediction per (symbol, timeframe)
 // and the most recent dead letters (bounded), for the progress line, tests and, later, REST reads.
 
-import type {
-  Alert,
-  Bar,
-  DeadLetter,
-  FeatureVector,
-  GraphOutputs,
-  Prediction,
-  Timeframe,
-} from '../../domain/types.js';
+import type { Output } from '../../domain/output.js';
+import type { Alert, Bar, DeadLetter, FeatureVector, Prediction, Timeframe } from '../../domain/types.js';
 
 const key = (symbol: string, timeframe: Timeframe): string => `${symbol}|${timeframe}`;
 
-export class MemoryStore implements GraphOutputs {
+export class MemoryStore {
   readonly bars = new Map<string, Bar>();
   readonly featureVectors = new Map<string, FeatureVector>();
   readonly predictions = new Map<string, Prediction>();
@@ -21,6 +14,22 @@ export class MemoryStore implements GraphOutputs {
   private nextLetter = 0;
 
   constructor(private readonly maxDeadLetters = 1_000) {}
+
+  /** Keeps one output of a graph (the whole Output stream can be subscribed with `store.write`). */
+  readonly write = (output: Output): void => {
+    switch (output.kind) {
+      case 'bar':
+        return this.bar(output.value);
+      case 'features':
+        return this.features(output.value);
+      case 'prediction':
+        return this.prediction(output.value);
+      case 'alert':
+        return this.alert(output.value);
+      case 'dead_letter':
+        return this.deadLetter(output.value);
+    }
+  };
 
   bar(bar: Bar): void {
     this.bars.set(key(bar.symbol, bar.timeframe), bar);

@@ -13,7 +13,8 @@ import type { EngineConfig } from '../../../src/config/schema.js';
 import type { Bar, FeatureVector } from '../../../src/domain/types.js';
 import { EngineStats } from '../../../src/monitoring/stats.js';
 import type { TickEnvelope } from '../../../src/operators/validate-ticks.js';
-import { StreamState, tickGraph } from '../../../src/streams/pipeline.js';
+import { StreamState, streamGraph } from '../../../src/streams/graph.js';
+import { dispatchTo } from '../../support/dispatch-outputs.js';
 import { barKey } from '../../support/memory-sink.js';
 
 export const DAY_MS = 86_400_000;
@@ -135,18 +136,12 @@ export function batchReference(values: readonly unknown[], allowedLatenessMs = 2
   const features = new Map<string, FeatureVector>();
   const state = new StreamState({ bars: { allowedLatenessMs, idleTimeoutMs: Infinity } });
   const input = new Subject<TickEnvelope>();
-  const subscription = tickGraph(
-    input,
-    state,
-    {
-      deadLetter: () => undefined,
+  const subscription = streamGraph(input, state, { stats: new EngineStats(0) }).subscribe(
+    dispatchTo({
       bar: (bar) => void bars.set(barKey(bar), { ...bar }),
       features: (vector) => void features.set(barKey(vector), { ...vector, values: vector.values.slice() }),
-      prediction: () => undefined,
-      alert: () => undefined,
-    },
-    new EngineStats(0),
-  ).subscribe();
+    }),
+  );
   for (const value of values) input.next({ value });
   subscription.unsubscribe();
   return { bars, features };

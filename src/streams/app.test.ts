@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Prediction } from '../domain/types.js';
 import { MemoryStore } from '../sinks/memory/memory-store.js';
-import { describePredictions } from './run-command.js';
+import { describePredictions } from './app.js';
 
 const SYMBOLS = ['AAPL', 'MSFT', 'XOM'];
 

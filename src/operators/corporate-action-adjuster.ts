@@ -1,13 +1,19 @@
-// Applies corporate actions to one partition's feature state: before the first bar of a symbol with
+// adjustCorporateActions: the graph's operator between bars and features, and the per-partition state
+// behind it. It applies corporate actions to the partition's feature state: before the first bar of a symbol with
 // ts ≥ an action's ex-date reaches the features, the symbol's FeatureSets are back-adjusted
 // (splitAdjustment / dividendAdjustment). Which actions were applied is part of the partition snapshot, so
 // a replay from a snapshot never applies one twice.
 
-import type { Bar, DeadLetterSink } from '../domain/types.js';
+import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import type { Bar, CorporateAction, DeadLetterSink } from '../domain/types.js';
 import { isMlfpError, MlfpError } from '../errors.js';
 import { dividendAdjustment, splitAdjustment } from '../indicators/adjustment.js';
-import type { FeatureEngine } from '../operators/compute-features.js';
-import type { CorporateActionBook } from './corporate-actions.js';
+import type { FeatureEngine } from './compute-features.js';
+
+/** Where the adjuster finds a symbol's actions, ex-date ascending (src/streams/corporate-actions.ts's book). */
+export interface CorporateActionSource {
+  actionsOf(symbol: string): readonly CorporateAction[] | undefined;
+}
 
 export interface CorporateActionAdjusterSnapshot {
   kind: 'mlfp.corporate-action-adjuster';
@@ -34,7 +40,12 @@ export class CorporateActionAdjuster {
   /** actions applied since construction (tests, metrics) */
   applied = 0;
 
-  constructor(private readonly book: CorporateActionBook | undefined) {}
+  constructor(private readonly book: CorporateActionSource | undefined) {}
+
+  /** False without a source of actions: nothing can ever apply, so the graph leaves the operator out. */
+  get active(): boolean {
+    return this.book !== undefined;
+  }
 
   /** Call with every bar before it reaches `features`. Unusable actions become dead letters. */
   beforeFeatures(bar: Bar, features: FeatureEngine, deadLetters: DeadLetterSink): void {
@@ -114,4 +125,32 @@ export class CorporateActionAdjuster {
     this.progress.clear();
     for (const [symbol, progress] of restored) this.progress.set(symbol, progress);
   }
+}
+
+/**
+ * The operator: each bar passes through unchanged, after the actions due before it were applied to `features`
+ * (the same FeatureEngine the computeFeatures operator downstream owns); unusable actions become dead letters
+ * on the graph's side output. A throw (a bug) errors the stream.
+ */
+export function adjustCorporateActions(
+  adjuster: CorporateActionAdjuster,
+  features: FeatureEngine,
+  deadLetters: DeadLetterSink,
+): MonoTypeOperatorFunction<Bar> {
+  return (source) =>
+    new Observable<Bar>((subscriber) =>
+      source.subscribe({
+        next(bar) {
+          try {
+            adjuster.beforeFeatures(bar, features, deadLetters);
+          } catch (error) {
+            subscriber.error(error);
+            return;
+          }
+          subscriber.next(bar);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      }),
+    );
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local services for integration tests and benchmarks: an Apache Kafka broker (KRaft, jars from Maven Central),
-# an Apicurio schema registry (Confluent-compatible API), and the machine's own PostgreSQL and Redis.
-# Usage: scripts/services.sh up|down|status|env [kafka|registry|postgres|redis|all]   (see scripts/README.md)
+# an Apicurio schema registry (Confluent-compatible API), a Keycloak identity provider (the realm in
+# config/keycloak/), and the machine's own PostgreSQL and Redis.
+# Usage: scripts/services.sh up|down|status|env [kafka|registry|keycloak|postgres|redis|all]   (see scripts/README.md)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +19,15 @@ KAFKA_HEAP=${MLFP_KAFKA_HEAP:-256m}
 REGISTRY_VERSION=${MLFP_REGISTRY_VERSION:-2.6.13.Final}
 REGISTRY_PORT=${MLFP_REGISTRY_PORT:-18081}
 REGISTRY_HEAP=${MLFP_REGISTRY_HEAP:-384m}
+KEYCLOAK_VERSION=${MLFP_KEYCLOAK_VERSION:-26.4.7}
+KEYCLOAK_PORT=${MLFP_KEYCLOAK_PORT:-18080}
+# Keycloak's management interface (health, metrics) would otherwise take 9000.
+KEYCLOAK_MANAGEMENT_PORT=${MLFP_KEYCLOAK_MANAGEMENT_PORT:-19000}
+KEYCLOAK_HEAP=${MLFP_KEYCLOAK_HEAP:-512m}
+# Master-realm admin for the admin console and REST API; loopback only, in-memory database.
+KEYCLOAK_ADMIN_PASSWORD=${MLFP_KEYCLOAK_ADMIN_PASSWORD:-admin}
+# A cold start (Quarkus augmentation, then realm import) takes 60 s or more on two cores beside other JVMs.
+KEYCLOAK_READY_TIMEOUT_S=${MLFP_KEYCLOAK_TIMEOUT_S:-240}
 POSTGRES_PORT=${MLFP_POSTGRES_PORT:-5432}
 POSTGRES_CLUSTER=${MLFP_POSTGRES_CLUSTER:-main}
 POSTGRES_DATABASE='test'
@@ -29,6 +39,11 @@ KAFKA_LIBS=$CACHE_DIR/kafka/$KAFKA_VERSION/libs
 REGISTRY_DIR=$STATE_DIR/registry
 REGISTRY_HOME=$CACHE_DIR/apicurio-registry/$REGISTRY_VERSION
 REGISTRY_API=/apis/ccompat/v7
+KEYCLOAK_DIR=$STATE_DIR/keycloak
+KEYCLOAK_HOME=$CACHE_DIR/keycloak/$KEYCLOAK_VERSION
+KEYCLOAK_REALM=mlfp
+KEYCLOAK_REALM_FILE=$ROOT/config/keycloak/mlfp-realm.json
+KEYCLOAK_ISSUER=http://$HOST:$KEYCLOAK_PORT/realms/$KEYCLOAK_REALM
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() {
@@ -36,7 +51,7 @@ die() {
   exit 1
 }
 usage() {
-  printf 'usage: %s up|down|status|env [kafka|registry|postgres|redis|all]\n' "$0" >&2
+  printf 'usage: %s up|down|status|env [kafka|registry|keycloak|postgres|redis|all]\n' "$0" >&2
   exit 2
 }
 
@@ -77,6 +92,13 @@ kafka_coordinators_ready() { kafka_coordinator_ready 0 && kafka_coordinator_read
 
 registry_ready() { curl -sf -o /dev/null --max-time 3 "http://$HOST:$REGISTRY_PORT$REGISTRY_API/subjects"; }
 
+# The realm's discovery document names our issuer only once the realm has been imported.
+keycloak_ready() {
+  local document
+  document=$(curl -sf --max-time 3 "$KEYCLOAK_ISSUER/.well-known/openid-configuration" 2>/dev/null) || return 1
+  [[ $document == *"\"issuer\":\"$KEYCLOAK_ISSUER\""* ]]
+}
+
 postgres_ready() { pg_isready -q -h "$HOST" -p "$POSTGRES_PORT" -t 3; }
 
 redis_ready() {
@@ -110,12 +132,14 @@ launch() {
   printf '%s\n' "$!" >"$pid_file"
 }
 
-# Waits until probe $1 succeeds; fails with the log tail if the process in $3 dies or time runs out.
-# With no pid file (a service someone else started) only the time limit applies. If our process died
-# because another checkout's service won the race for one of the ports in $6, that one is awaited instead.
+# Waits until probe $1 succeeds; fails with the log tail if the process in $3 dies or time runs out ($7 s, set
+# by the variable named in $8; default READY_TIMEOUT_S, MLFP_SERVICES_TIMEOUT_S). With no pid file (a service someone else started) only the time limit applies. If
+# our process died because another checkout's service won the race for one of the ports in $6, that one is
+# awaited instead.
 await_ready() {
   local probe=$1 name=$2 pid_file=$3 marker=$4 log_file=$5 ports=${6:-} port
-  local deadline=$((SECONDS + READY_TIMEOUT_S))
+  local timeout_s=${7:-$READY_TIMEOUT_S} timeout_variable=${8:-MLFP_SERVICES_TIMEOUT_S}
+  local deadline=$((SECONDS + timeout_s))
   until "$probe"; do
     if [[ -n $pid_file ]] && ! owned_pid "$pid_file" "$marker" >/dev/null; then
       for port in $ports; do
@@ -130,8 +154,8 @@ await_ready() {
       exit 1
     fi
     if ((SECONDS >= deadline)); then
-      printf 'services: error: %s not ready after %ss (MLFP_SERVICES_TIMEOUT_S); last lines of %s:\n' \
-        "$name" "$READY_TIMEOUT_S" "$log_file" >&2
+      printf 'services: error: %s not ready after %ss (%s); last lines of %s:\n' \
+        "$name" "$timeout_s" "$timeout_variable" "$log_file" >&2
       tail -n 40 "$log_file" >&2 || true
       exit 1
     fi
@@ -345,6 +369,134 @@ registry_await() {
 
 registry_down() { stop_pid_file "$REGISTRY_DIR/registry.pid" "$(registry_jar)" registry; }
 
+# --- identity provider (Keycloak, realm imported from config/keycloak/) -----------------------------------
+
+# The pid file holds kc.sh's pid; kc.sh re-executes itself as the server JVM (after a first-run build), whose
+# command line still names the home folder (-Dkc.home.dir=<home>/bin/..).
+keycloak_marker() { printf '%s' "$KEYCLOAK_HOME/bin/"; }
+
+# The major version of the JDK in $1, from its release file (or `java -version` where it has none).
+java_major() {
+  local version
+  if [[ -f $1/release ]]; then
+    version=$(sed -n 's/^JAVA_VERSION="\([0-9][0-9]*\).*/\1/p' "$1/release")
+  else
+    version=$("$1/bin/java" -version 2>&1 | sed -n '1s/.*version "\([0-9][0-9]*\).*/\1/p')
+  fi
+  [[ $version =~ ^[0-9]+$ ]] || return 1
+  printf '%s' "$version"
+}
+
+# Keycloak 26 needs Java 21+; the machine's default java may be older. MLFP_KEYCLOAK_JAVA_HOME wins (and must be
+# new enough); else JAVA_HOME, the java on PATH, then the newest JDK under /usr/lib/jvm.
+keycloak_java_home() {
+  local candidate major path_java
+  if [[ -n ${MLFP_KEYCLOAK_JAVA_HOME:-} ]]; then
+    major=$(java_major "$MLFP_KEYCLOAK_JAVA_HOME") || major=0
+    ((major >= 21)) || die "keycloak: MLFP_KEYCLOAK_JAVA_HOME=$MLFP_KEYCLOAK_JAVA_HOME is not a JDK 21 or newer"
+    printf '%s' "$MLFP_KEYCLOAK_JAVA_HOME"
+    return 0
+  fi
+  path_java=$(command -v java 2>/dev/null) && path_java=$(dirname "$(dirname "$(readlink -f "$path_java")")")
+  local candidates=("${JAVA_HOME:-}" "${path_java:-}")
+  while IFS= read -r candidate; do candidates+=("$candidate"); done < <(
+    for candidate in /usr/lib/jvm/*; do
+      [[ -x $candidate/bin/java && ! -L $candidate ]] && major=$(java_major "$candidate") &&
+        printf '%s %s\n' "$major" "$candidate"
+    done | sort -rn | cut -d' ' -f2-
+  )
+  for candidate in "${candidates[@]}"; do
+    [[ -n $candidate && -x $candidate/bin/java ]] || continue
+    major=$(java_major "$candidate") || continue
+    if ((major >= 21)); then
+      printf '%s' "$candidate"
+      return 0
+    fi
+  done
+  die "keycloak: needs a JDK 21 or newer (none in JAVA_HOME, on PATH or under /usr/lib/jvm); set MLFP_KEYCLOAK_JAVA_HOME"
+}
+
+keycloak_resolve() {
+  [[ -f $KEYCLOAK_HOME/.complete ]] && return 0
+  need mvn 'Maven downloads the Keycloak distribution'
+  need unzip 'the Keycloak distribution is a zip'
+  log "keycloak: resolving org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION (zip, ~159 MB) with Maven (first use)"
+  local staging=$KEYCLOAK_HOME.partial
+  rm -rf "$staging"
+  mkdir -p "$staging"
+  mvn -B -q -Dstyle.color=never -f "$ROOT/scripts/maven/kafka-broker.pom.xml" "$DEPENDENCY_PLUGIN:copy" \
+    "-Dartifact=org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:zip" \
+    "-DoutputDirectory=$staging/download" 2>&1 | quiet_maven ||
+    die "Maven could not download Keycloak $KEYCLOAK_VERSION (MLFP_KEYCLOAK_VERSION); see its output above"
+  unzip -q "$staging"/download/*.zip -d "$staging/unpacked" || die "keycloak: unzipping the distribution failed"
+  rm -rf "$staging/download"
+  [[ -f $staging/unpacked/keycloak-$KEYCLOAK_VERSION/bin/kc.sh ]] || die "keycloak: no bin/kc.sh in the archive"
+  chmod +x "$staging/unpacked/keycloak-$KEYCLOAK_VERSION/bin/kc.sh"
+  rm -rf "$KEYCLOAK_HOME"
+  mv "$staging/unpacked/keycloak-$KEYCLOAK_VERSION" "$KEYCLOAK_HOME"
+  rm -rf "$staging"
+  touch "$KEYCLOAK_HOME/.complete"
+}
+
+# The realm file a running server imported; a server we started from an older file is restarted.
+keycloak_realm_digest() { sha256sum "$KEYCLOAK_REALM_FILE" | cut -d' ' -f1; }
+
+KEYCLOAK_REUSED=0
+
+keycloak_start() {
+  local pid_file=$KEYCLOAK_DIR/keycloak.pid log_file=$KEYCLOAK_DIR/keycloak.log marker
+  marker=$(keycloak_marker)
+  [[ -f $KEYCLOAK_REALM_FILE ]] || die "keycloak: realm file $KEYCLOAK_REALM_FILE is missing"
+  mkdir -p "$KEYCLOAK_DIR"
+  if keycloak_ready; then
+    if owned_pid "$pid_file" "$marker" >/dev/null &&
+      [[ $(cat "$KEYCLOAK_DIR/realm.sha256" 2>/dev/null) != "$(keycloak_realm_digest)" ]]; then
+      log "keycloak: $KEYCLOAK_REALM_FILE changed since start; restarting to import it"
+      keycloak_down
+    else
+      KEYCLOAK_REUSED=1
+      return 0
+    fi
+  fi
+  if owned_pid "$pid_file" "$marker" >/dev/null; then
+    log "keycloak: already starting (pid $(<"$pid_file")); waiting"
+    return 0
+  fi
+  if port_open "$KEYCLOAK_PORT" || port_open "$KEYCLOAK_MANAGEMENT_PORT"; then
+    die "keycloak: port $KEYCLOAK_PORT or $KEYCLOAK_MANAGEMENT_PORT is taken by something that is not our Keycloak realm (set MLFP_KEYCLOAK_PORT / MLFP_KEYCLOAK_MANAGEMENT_PORT)"
+  fi
+  keycloak_resolve
+  local java_home
+  java_home=$(keycloak_java_home)
+  # --import-realm reads <home>/data/import; the in-memory database makes every start a fresh import.
+  mkdir -p "$KEYCLOAK_HOME/data/import"
+  cp "$KEYCLOAK_REALM_FILE" "$KEYCLOAK_HOME/data/import/$KEYCLOAK_REALM-realm.json"
+  keycloak_realm_digest >"$KEYCLOAK_DIR/realm.sha256"
+  log "keycloak: starting $KEYCLOAK_VERSION (Java $(java_major "$java_home"), realm $KEYCLOAK_REALM) on $HOST:$KEYCLOAK_PORT (log $log_file)"
+  # start-dev: plain HTTP and an in-memory H2 database; --hostname pins the issuer whatever host name a client
+  # uses, so tokens always carry iss=$KEYCLOAK_ISSUER.
+  (cd "$KEYCLOAK_DIR" && launch "$pid_file" "$log_file" env "JAVA_HOME=$java_home" \
+    "JAVA_OPTS_KC_HEAP=-Xms64m -Xmx$KEYCLOAK_HEAP" \
+    KC_BOOTSTRAP_ADMIN_USERNAME=admin "KC_BOOTSTRAP_ADMIN_PASSWORD=$KEYCLOAK_ADMIN_PASSWORD" \
+    "$KEYCLOAK_HOME/bin/kc.sh" start-dev --db=dev-mem --import-realm \
+    "--http-host=$HOST" "--http-port=$KEYCLOAK_PORT" "--http-management-port=$KEYCLOAK_MANAGEMENT_PORT" \
+    "--hostname=http://$HOST:$KEYCLOAK_PORT")
+}
+
+keycloak_await() {
+  local pid_file=$KEYCLOAK_DIR/keycloak.pid log_file=$KEYCLOAK_DIR/keycloak.log marker
+  marker=$(keycloak_marker)
+  if ((KEYCLOAK_REUSED)); then
+    log "keycloak: ready at $KEYCLOAK_ISSUER (reused)"
+    return 0
+  fi
+  await_ready keycloak_ready keycloak "$pid_file" "$marker" "$log_file" \
+    "$KEYCLOAK_PORT $KEYCLOAK_MANAGEMENT_PORT" "$KEYCLOAK_READY_TIMEOUT_S" MLFP_KEYCLOAK_TIMEOUT_S
+  log "keycloak: ready at $KEYCLOAK_ISSUER"
+}
+
+keycloak_down() { stop_pid_file "$KEYCLOAK_DIR/keycloak.pid" "$(keycloak_marker)" keycloak; }
+
 # --- PostgreSQL and Redis: the machine's own servers, started when down, never stopped --------------------
 
 postgres_start() {
@@ -399,6 +551,7 @@ env_line() {
   case $1 in
   kafka) printf 'MLFP_KAFKA_BROKERS=%s:%s\n' "$HOST" "$KAFKA_PORT" ;;
   registry) printf 'MLFP_REGISTRY_URL=http://%s:%s%s\n' "$HOST" "$REGISTRY_PORT" "$REGISTRY_API" ;;
+  keycloak) printf 'MLFP_KEYCLOAK_ISSUER=%s\n' "$KEYCLOAK_ISSUER" ;;
   postgres) printf 'MLFP_POSTGRES_URL=postgres://postgres@%s:%s/%s\n' "$HOST" "$POSTGRES_PORT" "$POSTGRES_DATABASE" ;;
   redis) printf 'MLFP_REDIS_URL=redis://%s:%s\n' "$HOST" "$REDIS_PORT" ;;
   esac
@@ -421,6 +574,7 @@ status_of() {
   case $1 in
   kafka) status_line kafka kafka_ready "$KAFKA_DIR/kafka.pid" "$(kafka_marker)" ;;
   registry) status_line registry registry_ready "$REGISTRY_DIR/registry.pid" "$(registry_jar)" ;;
+  keycloak) status_line keycloak keycloak_ready "$KEYCLOAK_DIR/keycloak.pid" "$(keycloak_marker)" ;;
   postgres) status_line postgres postgres_ready ;;
   redis) status_line redis redis_ready ;;
   esac
@@ -430,8 +584,8 @@ main() {
   local command=${1:-} target=${2:-all} services
   [[ $# -le 2 ]] || usage
   case $target in
-  all) services=(kafka registry postgres redis) ;;
-  kafka | registry | postgres | redis) services=("$target") ;;
+  all) services=(kafka registry keycloak postgres redis) ;;
+  kafka | registry | keycloak | postgres | redis) services=("$target") ;;
   *) usage ;;
   esac
 
@@ -444,15 +598,15 @@ main() {
     local service
     if [[ $command == up ]]; then
       # Downloads run one after another (Maven's local repository has no locking), then the JVMs start
-      # together and are awaited together: the broker and the registry boot in parallel.
+      # together and are awaited together: the broker, the registry and Keycloak boot in parallel.
       for service in "${services[@]}"; do "${service}_start"; done
       for service in "${services[@]}"; do
-        if [[ $service == kafka || $service == registry ]]; then "${service}_await"; fi
+        case $service in kafka | registry | keycloak) "${service}_await" ;; esac
       done
     else
       for service in "${services[@]}"; do
         case $service in
-        kafka | registry) "${service}_down" ;;
+        kafka | registry | keycloak) "${service}_down" ;;
         *) log "$service: machine service, left running" ;;
         esac
       done

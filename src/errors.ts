@@ -39,6 +39,19 @@ export const ERROR_CODES = [
   'model_error',
   // state snapshots (validator, bar aggregator, indicators, feature sets, normalisers)
   'snapshot_invalid',
+  // authentication and authorisation (src/security): field and value name the claim at fault, never the token
+  /** no usable credentials: no token, a malformed one, a bad signature, a wrong issuer or audience, … */
+  'unauthenticated',
+  /** the token's exp has passed (beyond the allowed clock skew) */
+  'token_expired',
+  /** the session that began at the token's auth_time is over; a refreshed token does not extend it */
+  'session_expired',
+  /** the token proves no second factor (amr) nor the required acr level */
+  'mfa_required',
+  /** the principal's roles do not allow the channel, request or action */
+  'forbidden',
+  /** a token in the URL query string, where proxies and access logs keep it */
+  'token_in_query',
   // services
   'sink_unavailable',
   /** a sink's service refused a record for good (a data error, not an outage): the batch is not written */

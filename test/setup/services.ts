@@ -1,5 +1,5 @@
-// Vitest global setup for test/integration/**: starts or reuses Kafka, the schema registry, PostgreSQL and
-// Redis through scripts/services.sh, and hands their addresses to tests as `inject('services')`.
+// Vitest global setup for test/integration/**: starts or reuses Kafka, the schema registry, Keycloak, PostgreSQL
+// and Redis through scripts/services.sh, and hands their addresses to tests as `inject('services')`.
 // Services are left running for the next run (fast re-runs); MLFP_STOP_SERVICES=1 stops those it started.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,8 @@ export interface ServiceAddresses {
   postgresUrl: string;
   /** redis:// URL (MLFP_REDIS_URL). */
   redisUrl: string;
+  /** the test realm's issuer, `<base>/realms/mlfp` (MLFP_KEYCLOAK_ISSUER); tests that need it fail without it */
+  keycloakIssuer: string | undefined;
 }
 
 declare module 'vitest' {
@@ -24,7 +26,7 @@ declare module 'vitest' {
 }
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/services.sh', import.meta.url));
-const SERVICES = ['kafka', 'registry', 'postgres', 'redis'] as const;
+const SERVICES = ['kafka', 'registry', 'keycloak', 'postgres', 'redis'] as const;
 
 interface ScriptResult {
   code: number;
@@ -75,6 +77,7 @@ export function parseServiceEnv(text: string, environment: NodeJS.ProcessEnv): S
     registryUrl: pick('MLFP_REGISTRY_URL'),
     postgresUrl: pick('MLFP_POSTGRES_URL'),
     redisUrl: pick('MLFP_REDIS_URL'),
+    keycloakIssuer: environment['MLFP_KEYCLOAK_ISSUER'] ?? values.get('MLFP_KEYCLOAK_ISSUER'),
   };
 }
 

@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     reporters: ['default'],
     testTimeout: 30_000,
+    // runs of `mlfp run` in tests bind the public API to any free port, never the default 8090
+    env: { MLFP_API__PORT: '0' },
     hookTimeout: 120_000,
     projects: [
       {

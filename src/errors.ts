@@ -52,6 +52,15 @@ export const ERROR_CODES = [
   'forbidden',
   /** a token in the URL query string, where proxies and access logs keep it */
   'token_in_query',
+  // the public API's requests (src/api): field and value name what was wrong
+  /** a request that does not follow the protocol or the REST schema: unknown op, missing or bad field */
+  'bad_request',
+  /** more control messages per second than api.controlPerSecond */
+  'rate_limited',
+  /** a per-connection limit reached (api.maxSubscriptions) */
+  'limit_exceeded',
+  /** no such route, channel value or model */
+  'not_found',
   // services
   'sink_unavailable',
   /** a sink's service refused a record for good (a data error, not an outage): the batch is not written */

@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { DEFAULT_SYMBOL_PATTERN } from '../domain/validate-tick.js';
+import { apiSchema } from './api-schemas.js';
 import { kafkaSchema, outputsSchema, type kafkaOutputSchema } from './kafka-schemas.js';
 import { postgresSchema, redisSchema, type retrySchema, type tlsSchema } from './sink-schemas.js';
 
@@ -149,6 +150,7 @@ export const engineConfigSchema = z
         port: z.number().int().min(0).max(65_535).default(9464),
       })
       .default({ enabled: true, host: '127.0.0.1', port: 9464 }),
+    api: apiSchema.prefault({}),
     progress: z
       .strictObject({
         /** a progress line every this many ms; 0 = none */
@@ -173,6 +175,18 @@ export const engineConfigSchema = z
   })
   .superRefine((config, context) => {
     // cross-field rules, each naming the key to fix
+    if (config.api.enabled && config.api.auth.mode === 'none' && !isLoopback(config.api.host))
+      context.addIssue({
+        code: 'custom',
+        path: ['api', 'auth', 'mode'],
+        message: `auth mode 'none' is allowed only on a loopback host (127.0.0.1, ::1, localhost), not ${config.api.host}; use mode 'oidc'`,
+      });
+    if (config.api.softBytes >= config.api.hardBytes)
+      context.addIssue({
+        code: 'custom',
+        path: ['api', 'softBytes'],
+        message: 'api.softBytes must be below api.hardBytes',
+      });
     if (config.source === 'kafka' && config.kafka.brokers.length === 0)
       context.addIssue({
         code: 'custom',
@@ -242,3 +256,8 @@ export type KafkaOutputConfig = z.infer<typeof kafkaOutputSchema>;
 export type KafkaConfig = z.infer<typeof kafkaSchema>;
 export type SnapshotsConfig = z.infer<typeof snapshotsSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
+
+/** 127.0.0.0/8, ::1 and localhost: the hosts `auth: none` may bind to. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/u.test(host);
+}

@@ -1,26 +1,7 @@
 // Multi-factor proof from a verified token: `amr` (RFC 8176 method references) holding a second factor, or
 // `acr` at or above a configured level. Pure: the token verifier calls it after the signature and time checks.
 
-/**
- * RFC 8176 values that prove a factor beyond a password: one-time codes, keys held in hardware or software,
- * confirmation on a phone, smart cards, proof of possession, biometrics, and the explicit `mfa` / `mca`.
- */
-export const SECOND_FACTOR_AMR = [
-  'mfa',
-  'mca',
-  'otp',
-  'hwk',
-  'swk',
-  'sms',
-  'tel',
-  'sc',
-  'pop',
-  'fpt',
-  'face',
-  'iris',
-  'retina',
-  'vbm',
-] as const;
+export { SECOND_FACTOR_AMR } from '../config/auth-schemas.js';
 
 export interface MfaPolicy {
   /** any of these in `amr` proves a second factor */

@@ -117,8 +117,11 @@ export function kafkaSource(
   parts: SourceParts,
   kafka: Kafka,
   deps: KafkaSourceDependencies = {},
+  /** in-memory outputs beside the configured ones (the public API's store and hub) */
+  extraSinks: readonly Sink[] = [],
 ): EngineSource {
-  const built = deps.sinks === undefined ? sinksFromConfig(config, kafka) : { sinks: deps.sinks };
+  const configured = deps.sinks === undefined ? sinksFromConfig(config, kafka) : { sinks: deps.sinks };
+  const built = { ...configured, sinks: [...configured.sinks, ...extraSinks] };
   const engine = new KafkaEngine(config, {
     sinks: built.sinks,
     snapshotStore: deps.snapshotStore ?? snapshotStoreFromConfig(config),

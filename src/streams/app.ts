@@ -14,6 +14,7 @@ import { componentLogger, createLogger, logEvent, messageLogger, type Logger } f
 import { EngineMetrics } from '../monitoring/metrics.js';
 import { EngineStats, ProgressReporter } from '../monitoring/stats.js';
 import { LocalStoreSink } from '../sinks/memory/local-store-sink.js';
+import { startPublicApi, type PublicApi } from '../api/public-api.js';
 import {
   embeddedSource,
   kafkaSource,
@@ -48,6 +49,7 @@ interface RunLogs {
   engine: Logger;
   kafka: Logger;
   http: Logger;
+  api: Logger;
   models: ModelLogger;
 }
 
@@ -59,6 +61,7 @@ function runLogs(config: EngineConfig, io: AppIo): RunLogs {
     engine: componentLogger(root, 'engine'),
     kafka: componentLogger(root, 'kafka'),
     http: componentLogger(root, 'http'),
+    api: componentLogger(root, 'api'),
     models: messageLogger(componentLogger(root, 'models'), 'models'),
   };
 }
@@ -71,6 +74,8 @@ export const RUN_EVENTS = Object.freeze({
   startFailed: 'run.start_failed',
   listening: 'http.listening',
   httpFailed: 'http.failed',
+  apiListening: 'api.listening',
+  apiFailed: 'api.failed',
 } as const);
 
 const errorMessage = (error: unknown): string => (error as Error)?.message ?? String(error);
@@ -191,19 +196,43 @@ export async function runApp(config: EngineConfig, io: AppIo, deps: AppDependenc
         },
       }),
   };
-  // the embedded run's outputs stay in memory, where the progress line reads the latest predictions
-  const local = kafka === undefined ? new LocalStoreSink() : undefined;
-  const source =
-    kafka === undefined
-      ? embeddedSource(config, parts, [local!, ...(deps.sinks ?? [])])
-      : kafkaSource(config, parts, kafka, deps);
   const metrics = new EngineMetrics(stats);
-  for (const check of source.checks) metrics.addHealthCheck(check);
+  // outputs kept in memory: the embedded run's store (the progress line reads its latest predictions) and the
+  // public API's latest values (REST, the snapshot tier)
+  const local = kafka === undefined || config.api.enabled ? new LocalStoreSink() : undefined;
+  let api: PublicApi | undefined;
   const cleanUp = async (): Promise<void> => {
+    await api?.server.close();
     models?.stopWatching();
     await models?.registry.close();
     await http?.close();
   };
+  if (config.api.enabled) {
+    try {
+      api = await startPublicApi({
+        config: config.api,
+        store: local!.store,
+        registry: models?.registry,
+        metricsRegistry: metrics.registry,
+        log: logs.api,
+        now: Date.now,
+      });
+    } catch (error) {
+      logs.api.error({ event: RUN_EVENTS.apiFailed }, errorMessage(error));
+      await cleanUp();
+      return 2;
+    }
+    logs.cli.info(
+      { event: RUN_EVENTS.apiListening, url: api.url },
+      `dashboard ${api.url} · WebSocket ${api.url.replace(/^http/u, 'ws')}v1/ws · REST ${api.url}v1/ (OpenAPI ${api.url}v1/openapi.json)`,
+    );
+  }
+  const extraSinks = [...(local === undefined ? [] : [local]), ...(api === undefined ? [] : [api.sink])];
+  const source =
+    kafka === undefined
+      ? embeddedSource(config, parts, [local!, ...extraSinks.slice(1), ...(deps.sinks ?? [])])
+      : kafkaSource(config, parts, kafka, deps, extraSinks);
+  for (const check of source.checks) metrics.addHealthCheck(check);
   let http: OpsHttpServer | undefined;
   try {
     http = await startHttp(config, metrics, logs.http);
@@ -229,7 +258,7 @@ export async function runApp(config: EngineConfig, io: AppIo, deps: AppDependenc
   const line = (): string =>
     progress.line(
       Date.now(),
-      local === undefined ? source.progressExtra() : describePredictions(local.store.latestByModel, turn++),
+      kafka !== undefined ? source.progressExtra() : describePredictions(local!.store.latestByModel, turn++),
     );
   let timer: NodeJS.Timeout | undefined;
   if (config.progress.intervalMs > 0)

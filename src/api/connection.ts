@@ -114,12 +114,23 @@ export class Connection {
             field: 'op',
           });
         const principal = await this.context.verify(message.token);
+        if (session.closed) return; // closed while the token was checked: no timer for a dead session
         const current = session.principal;
         if (current !== undefined && current !== ANONYMOUS && current.subject !== principal.subject)
           throw new MlfpError('forbidden', 'a refreshed token must be for the same subject', {
             field: 'token',
           });
         this.authenticate(principal);
+        // a refreshed token with fewer roles loses what its roles no longer allow
+        for (const channel of [...session.subscriptions.keys()])
+          if (!roleAllows(principal.roles, requiredRole(channel))) {
+            this.context.hub.unsubscribe(session, channel);
+            session.sendControl({
+              type: 'unsubscribed',
+              channel,
+              reason: { code: 'forbidden', message: `${channel} needs the ${requiredRole(channel)} role` },
+            });
+          }
         session.sendControl({
           id: message.id,
           op: 'auth',

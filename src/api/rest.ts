@@ -58,11 +58,24 @@ const CONTENT_TYPES: Record<string, string> = {
 export class RestApi {
   constructor(private readonly options: RestOptions) {}
 
-  async handle(request: IncomingMessage, response: ServerResponse, ownOrigin: string): Promise<void> {
+  async handle(
+    request: IncomingMessage,
+    response: ServerResponse,
+    ownOrigin: string,
+    hostKnown = true,
+  ): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://api');
     let route = 'unknown';
     try {
       refuseTokenInQuery(request.url ?? '/');
+      if (!hostKnown)
+        throw new MlfpError(
+          'forbidden',
+          'Host does not name this server (auth mode none serves only its own names)',
+          {
+            field: 'host',
+          },
+        );
       const origin = request.headers.origin;
       if (origin !== undefined && origin !== ownOrigin && !this.options.allowedOrigins.includes(origin))
         throw new MlfpError('forbidden', 'Origin not allowed (api.allowedOrigins)', { field: 'origin' });

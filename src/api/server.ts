@@ -74,7 +74,12 @@ export class ApiServer {
   async start(): Promise<AddressInfo> {
     const config = this.options.config;
     const handler = (request: IncomingMessage, response: ServerResponse): void =>
-      void this.options.rest.handle(request, response, this.ownOrigin(request));
+      void this.options.rest.handle(
+        request,
+        response,
+        this.ownOrigin(request) ?? '',
+        this.hostKnown(request),
+      );
     let server: Server;
     if (config.tls !== undefined) {
       server = createHttpsServer(
@@ -142,8 +147,35 @@ export class ApiServer {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private ownOrigin(request: IncomingMessage): string {
-    return `${this.scheme}://${request.headers.host ?? ''}`;
+  /**
+   * The API's own origin for this request, when the request's Host names this server: the configured host, or
+   * a loopback name when bound to loopback. A Host naming anything else (DNS rebinding: a page whose name now
+   * resolves to 127.0.0.1) gets no own origin, so its Origin must be in api.allowedOrigins.
+   */
+  private ownOrigin(request: IncomingMessage): string | undefined {
+    const host = request.headers.host;
+    if (host === undefined) return undefined;
+    const port = (this.server?.address() as AddressInfo | null | undefined)?.port;
+    const name = host
+      .replace(/:\d+$/u, '')
+      .replace(/^\[(.*)\]$/u, '$1')
+      .toLowerCase();
+    const hostPort = /:(\d+)$/u.exec(host)?.[1];
+    if (port !== undefined && hostPort !== undefined && Number(hostPort) !== port) return undefined;
+    const configured = this.options.config.host.toLowerCase();
+    const loopbackNames = ['localhost', '127.0.0.1', '::1'];
+    const known =
+      name === configured ||
+      (isLoopbackHost(configured) && (loopbackNames.includes(name) || isLoopbackHost(name)));
+    return known ? `${this.scheme}://${host}` : undefined;
+  }
+
+  /**
+   * In auth mode none only requests naming this server in Host are served: a DNS-rebinding page (its own name
+   * resolving to 127.0.0.1) cannot reach a loopback API that has no token to protect it.
+   */
+  private hostKnown(request: IncomingMessage): boolean {
+    return this.options.verify !== undefined || this.ownOrigin(request) !== undefined;
   }
 
   private originAllowed(request: IncomingMessage): boolean {
@@ -170,6 +202,12 @@ export class ApiServer {
       const path = (request.url ?? '/').split('?')[0];
       if (path !== '/v1/ws') return refuse('not_found', 'the WebSocket endpoint is /v1/ws', 'path');
       refuseTokenInQuery(request.url ?? '/');
+      if (!this.hostKnown(request))
+        return refuse(
+          'forbidden',
+          'Host does not name this server (auth mode none serves only its own names)',
+          'host',
+        );
       if (!this.originAllowed(request))
         return refuse('forbidden', 'Origin not allowed (api.allowedOrigins)', 'origin');
       let principal: Principal | undefined;
@@ -287,4 +325,8 @@ export class ApiServer {
         session.sendControl({ type: 'heartbeat', ts: now, channels: this.options.hub.heads(session) });
     }
   }
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/u.test(host);
 }

@@ -2,6 +2,7 @@
 // resume exactly once from the ring and from the snapshot tier, the slow-consumer policy (conflation, lag
 // notice, close 4008) without touching healthy clients, heartbeats, limits and the shutdown close.
 
+import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Registry } from 'prom-client';
@@ -414,5 +415,38 @@ describe('liveness and limits', () => {
       });
     expect(await status('v1/other')).toBe(404);
     expect(await status('v1/ws?access_token=abc')).toBe(400);
+  });
+
+  it('auth mode none serves only requests that name this server: a DNS-rebinding Host gets 403', async () => {
+    await start();
+    const { port } = new URL(api!.url);
+    const get = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const request = httpRequest(
+          {
+            host: '127.0.0.1',
+            port: Number(port),
+            path: '/v1/latest/bars?symbol=AAPL&timeframe=5m',
+            headers: { host },
+          },
+          (response) => {
+            response.resume();
+            resolve(response.statusCode ?? 0);
+          },
+        );
+        request.on('error', reject);
+        request.end();
+      });
+    expect(await get(`rebound.example:${port}`)).toBe(403);
+    expect(await get(`localhost:${port}`)).toBe(404); // served: no bar yet
+    expect(await get(`127.0.0.1:${port}`)).toBe(404);
+    const upgrade = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${api!.url.replace(/^http/u, 'ws')}v1/ws`, 'mlfp.v1', {
+        headers: { host: `rebound.example:${port}` },
+      });
+      ws.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      ws.on('error', () => undefined);
+    });
+    expect(upgrade).toBe(403);
   });
 });

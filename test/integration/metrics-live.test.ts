@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureBuilt, REPO_ROOT } from '../support/build-once.js';
+import { apiUrlFrom, exerciseApi } from '../support/api-exerciser.js';
 import { EngineProcess } from '../support/engine-process.js';
 import { e2eConfig, outputTopics, uniqueName, writeConfig } from './e2e/engine-config.js';
 import { createTopics, deleteTopics, produce, testKafka } from './kafka/harness.js';
@@ -24,6 +25,32 @@ const FIVE_MINUTES = 300_000;
 const WAIT_MS = 90_000;
 /** Moved in the embedded run only if the input revises a closed bar, which the synthetic market never does. */
 const EMBEDDED_STILL = new Set(['mlfp_bar_revisions_total']);
+
+/**
+ * A stalled API client fills the loopback socket's kernel buffers (megabytes) before the server sees a byte in
+ * flight: the Kafka run's few thousand records cannot, the embedded run's stream does. test/api/protocol.test.ts
+ * sees all three move on a Kafka-independent hub.
+ */
+const KAFKA_STILL = new Set([
+  'mlfp_api_conflated_total',
+  'mlfp_api_lag_notices_total',
+  'mlfp_api_slow_consumer_closes_total',
+]);
+
+/** Small byte budgets, so that one stalled client goes through conflation, the lag notice and the close. */
+const API_CONFIG = { port: 0, softBytes: 1_024, hardBytes: 2_048, lagGraceMs: 2_000 };
+
+/** Waits for the run's public API and drives it (src/api: every mlfp_api_* metric gets something to count). */
+async function driveApi(engine: EngineProcess): Promise<() => void> {
+  const deadline = Date.now() + WAIT_MS;
+  let url = apiUrlFrom(engine.stderr);
+  while (url === undefined && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    url = apiUrlFrom(engine.stderr);
+  }
+  if (url === undefined) throw new Error(`no api.listening line\n${engine.tail()}`);
+  return exerciseApi(url);
+}
 
 /** Metric names in the README's metrics table (rows like | `mlfp_x` | type | labels |), as check-metrics reads them. */
 async function readmeMetrics(): Promise<string[]> {
@@ -206,11 +233,14 @@ describe('README metrics on a live engine', { timeout: 180_000 }, () => {
     const config = await writeConfig(dir, 'embedded', {
       models: { dir: models, watchIntervalMs: 0 },
       http: { port: 0 },
+      api: API_CONFIG,
       progress: { intervalMs: 200 },
     });
     const engine = EngineProcess.spawn('embedded', config);
     engines.push(engine);
+    const closeApi = await driveApi(engine);
     const metrics = await scrapeWhenMoved(engine, names, EMBEDDED_STILL);
+    closeApi();
     expect(notMoved(names, metrics, EMBEDDED_STILL), engine.tail()).toEqual([]);
     expect(metrics).toMatch(/^mlfp_sink_write_seconds_count\{sink="local"\} [1-9]/m);
     expect(promtoolFindings(metrics)).toEqual([]);
@@ -247,11 +277,13 @@ describe('README metrics on a live engine', { timeout: 180_000 }, () => {
         models: true,
       });
       config.models = { dir: models, watchIntervalMs: 0 };
+      config.api = API_CONFIG;
       // the idle close (once, idleTimeoutMs after the last tick) moves event time on by that much: 3 s
       // passes the last bars' end + the allowed lateness (100 ms + 2 s)
       config.bars = { allowedLatenessMs: 2_000, idleTimeoutMs: 3_000 };
       const engine = EngineProcess.spawn('kafka', await writeConfig(dir, group, config));
       engines.push(engine);
+      const closeApi = await driveApi(engine);
       // the last bars close on the idle timeout; then a tick inside
       // the last closed 5m bar of AAA revises it
       const deadline = Date.now() + WAIT_MS;
@@ -274,8 +306,9 @@ describe('README metrics on a live engine', { timeout: 180_000 }, () => {
           }),
         },
       ]);
-      const metrics = await scrapeWhenMoved(engine, names);
-      expect(notMoved(names, metrics), engine.tail()).toEqual([]);
+      const metrics = await scrapeWhenMoved(engine, names, KAFKA_STILL);
+      closeApi();
+      expect(notMoved(names, metrics, KAFKA_STILL), engine.tail()).toEqual([]);
       expect(metrics).toMatch(/^mlfp_sink_write_seconds_count\{sink="kafka"\} [1-9]/m);
       // the idempotent producer starts without kafkajs' "Limiting retries … may invalidate EoS guarantees"
       expect(engine.stderr).toMatch(/kafka run: /);

@@ -6,7 +6,7 @@ import { isMlfpError } from '../errors.js';
 import { TIMEFRAMES, type Timeframe } from '../domain/types.js';
 import { barsCommand } from './bars-command.js';
 import { featuresCommand } from './features-command.js';
-import { runCommand } from './run-command.js';
+import { runCommand, serveCommand } from './run-command.js';
 import { scoreCommand } from './score.js';
 import { adminCommand } from './models.js';
 import type { OnError } from './rejects.js';
@@ -154,6 +154,19 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
         { config: opts.config as string | undefined, maxTicks: opts.maxTicks as number | undefined },
         io,
       );
+    });
+
+  program
+    .command('serve')
+    .description(
+      'serve the public API alone (WebSocket, REST, dashboard) from the Kafka output topics of every engine instance',
+    )
+    .option(
+      '--config <file>',
+      'engine config JSON: kafka.brokers, outputs.kafka, api (see README "Public API")',
+    )
+    .action(async (opts: Record<string, unknown>) => {
+      exitCode = await serveCommand({ config: opts.config as string | undefined }, io);
     });
 
   program

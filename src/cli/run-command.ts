@@ -4,6 +4,7 @@
 
 import { loadConfig } from '../config/load.js';
 import { runApp, type AppDependencies } from '../streams/app.js';
+import { runServe } from '../streams/serve.js';
 import type { CliIo } from './io.js';
 
 export interface RunCommandOptions {
@@ -22,4 +23,13 @@ export async function runCommand(
   const config = await loadConfig(options.config);
   if (options.maxTicks !== undefined) config.synthetic.maxTicks = options.maxTicks;
   return runApp(config, io, deps);
+}
+
+/** `mlfp serve`: the public API alone, reading every instance's outputs from the output topics. */
+export async function serveCommand(
+  options: { config?: string },
+  io: CliIo,
+  deps: { stopSignal?: AbortSignal } = {},
+): Promise<number> {
+  return runServe(await loadConfig(options.config), io, deps);
 }

@@ -25,6 +25,7 @@ import {
 import { ENGINE_EVENTS } from './engine-events.js';
 import { createKafkaClient } from './kafka-client.js';
 import { ScoringStage } from './scoring-stage.js';
+import { apiOutputReader, type OutputTopicsReader } from './output-topics-reader.js';
 
 /** Where the app writes: the progress line to stdout, log lines to stderr (the CLI's streams, or a test's). */
 export interface AppIo {
@@ -54,7 +55,7 @@ interface RunLogs {
 }
 
 /** JSON lines on stderr, or the readable one-line form when stderr is a terminal. */
-function runLogs(config: EngineConfig, io: AppIo): RunLogs {
+export function runLogs(config: EngineConfig, io: AppIo): RunLogs {
   const root = createLogger({ level: config.log.level, write: io.stderr, pretty: io.stderrIsTTY === true });
   return {
     cli: componentLogger(root, 'cli'),
@@ -78,7 +79,7 @@ export const RUN_EVENTS = Object.freeze({
   apiFailed: 'api.failed',
 } as const);
 
-const errorMessage = (error: unknown): string => (error as Error)?.message ?? String(error);
+export const errorMessage = (error: unknown): string => (error as Error)?.message ?? String(error);
 
 /**
  * "latest: lgbm-return@1.0.0 AAPL 0.0012 | xgb-direction@1.0.0 AAPL up (p 0.53)": each model's latest
@@ -123,7 +124,7 @@ async function openModels(
   return { registry, stopWatching };
 }
 
-async function startHttp(
+export async function startHttp(
   config: EngineConfig,
   metrics: EngineMetrics,
   log: Logger,
@@ -201,7 +202,11 @@ export async function runApp(config: EngineConfig, io: AppIo, deps: AppDependenc
   // public API's latest values (REST, the snapshot tier)
   const local = kafka === undefined || config.api.enabled ? new LocalStoreSink() : undefined;
   let api: PublicApi | undefined;
+  // assigned once the API is up; cleanUp (defined first, for the failures before) stops it
+  // eslint-disable-next-line prefer-const
+  let reader: OutputTopicsReader | undefined;
   const cleanUp = async (): Promise<void> => {
+    await reader?.stop();
     await api?.server.close();
     models?.stopWatching();
     await models?.registry.close();
@@ -227,7 +232,16 @@ export async function runApp(config: EngineConfig, io: AppIo, deps: AppDependenc
       `dashboard ${api.url} · WebSocket ${api.url.replace(/^http/u, 'ws')}v1/ws · REST ${api.url}v1/ (OpenAPI ${api.url}v1/openapi.json)`,
     );
   }
-  const extraSinks = [...(local === undefined ? [] : [local]), ...(api === undefined ? [] : [api.sink])];
+  // with Kafka outputs, the API serves every instance's outputs, read back from the output topics; else what
+  // this process computes, handed over by the delivery like any sink
+  reader =
+    kafka !== undefined && api !== undefined && config.outputs.kafka.enabled
+      ? apiOutputReader(config, kafka, api, local!, parts.onEvent)
+      : undefined;
+  const extraSinks =
+    reader !== undefined
+      ? []
+      : [...(local === undefined ? [] : [local]), ...(api === undefined ? [] : [api.sink])];
   const source =
     kafka === undefined
       ? embeddedSource(config, parts, [local!, ...extraSinks.slice(1), ...(deps.sinks ?? [])])
@@ -247,6 +261,7 @@ export async function runApp(config: EngineConfig, io: AppIo, deps: AppDependenc
   );
   try {
     await source.start();
+    await reader?.start();
   } catch (error) {
     const code = isMlfpError(error) ? error.code : 'internal';
     logs.cli.error({ event: RUN_EVENTS.startFailed, code }, `${code}: cannot start: ${errorMessage(error)}`);

@@ -1,0 +1,130 @@
+// Two engine instances in one consumer group (runApp, in process), each computing only its own partitions:
+// a WebSocket client on either instance sees bars of every symbol, and REST on either answers for every
+// symbol, because each instance's API reads all instances' outputs back from the output topics.
+
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import WebSocket from 'ws';
+import { parseConfig } from '../../../src/config/load.js';
+import { runApp } from '../../../src/streams/app.js';
+import { apiUrlFrom } from '../../support/api-exerciser.js';
+import {
+  createTopics,
+  deleteTopics,
+  jsonMessages,
+  makeTicks,
+  produce,
+  testKafka,
+  uniqueName,
+  waitUntil,
+} from '../kafka/harness.js';
+
+const services = inject('services');
+const kafka = testKafka(services.kafkaBrokers);
+const group = uniqueName('mlfp-it-two');
+const ticksTopic = `${group}.ticks`;
+const actionsTopic = `${group}.actions`;
+const data = makeTicks(12_000, 8, 29, 60_000);
+const stops: AbortController[] = [];
+const runs: Array<Promise<number>> = [];
+const logs: string[] = ['', ''];
+
+beforeAll(async () => {
+  await createTopics(kafka, [
+    { topic: ticksTopic, numPartitions: 4 },
+    { topic: actionsTopic, numPartitions: 1 },
+  ]);
+  await produce(kafka, ticksTopic, jsonMessages(data.ticks));
+});
+
+afterAll(async () => {
+  for (const stop of stops) stop.abort();
+  await Promise.allSettled(runs);
+  const outputs = ['predictions', 'alerts', 'dlq', ...['5m', '1h', '1d'].map((tf) => `bars.${tf}`)];
+  await deleteTopics(kafka, [ticksTopic, actionsTopic, ...outputs.map((name) => `${group}.${name}`)]).catch(
+    () => undefined,
+  );
+});
+
+describe('two instances, one consumer group', { timeout: 120_000 }, () => {
+  it('a client on either instance sees every symbol', async () => {
+    const config = parseConfig({
+      source: 'kafka',
+      bars: { idleTimeoutMs: 3_600_000 },
+      kafka: {
+        brokers: services.kafkaBrokers,
+        groupId: group,
+        topics: { ticks: ticksTopic, corporateActions: actionsTopic },
+        maxWaitTimeInMs: 100,
+      },
+      models: { enabled: false },
+      outputs: {
+        kafka: {
+          bars: true,
+          partitions: 2,
+          topics: {
+            predictions: `${group}.predictions`,
+            alerts: `${group}.alerts`,
+            deadLetters: `${group}.dlq`,
+            bars: `${group}.bars.{timeframe}`,
+            features: `${group}.features.{timeframe}`,
+          },
+        },
+      },
+      http: { enabled: false },
+      progress: { intervalMs: 0 },
+      api: { port: 0 },
+    });
+    for (const index of [0, 1]) {
+      const stop = new AbortController();
+      stops.push(stop);
+      runs.push(
+        runApp(
+          config,
+          { stdout: () => undefined, stderr: (text) => void (logs[index] += text) },
+          { stopSignal: stop.signal },
+        ),
+      );
+    }
+    await waitUntil(() => logs.every((log) => apiUrlFrom(log) !== undefined), 30_000, 'both APIs');
+    const urls = logs.map((log) => apiUrlFrom(log)!);
+    // each instance owns some of the 4 partitions, not all
+    await waitUntil(
+      () => logs.every((log) => /"event":"partition\.(fresh|restored)"/u.test(log)),
+      60_000,
+      'both instances to own partitions',
+    );
+    for (const url of urls) {
+      const ws = new WebSocket(`${url.replace(/^http/u, 'ws')}v1/ws`, 'mlfp.v1');
+      const symbols = new Set<string>();
+      ws.on('message', (frame) => {
+        const message = JSON.parse(frame.toString()) as { type?: string; data?: { symbol?: string } };
+        if ((message.type === 'data' || message.type === 'snapshot') && message.data?.symbol !== undefined)
+          symbols.add(message.data.symbol);
+      });
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      // since a foreign position: the latest value of every symbol first (snapshot tier), then live bars
+      ws.send(
+        JSON.stringify({
+          id: 1,
+          op: 'subscribe',
+          channel: 'bars.5m',
+          symbols: ['*'],
+          since: { epoch: 'before', seq: 0 },
+        }),
+      );
+      await waitUntil(() => symbols.size === data.symbols.length, 60_000, `every symbol on ${url}`);
+      expect([...symbols].sort()).toEqual([...data.symbols].sort());
+      ws.terminate();
+      for (const symbol of data.symbols) {
+        const response = await fetch(`${url}v1/latest/bars?symbol=${symbol}&timeframe=5m`);
+        expect(response.status, `${url} ${symbol}`).toBe(200);
+      }
+    }
+    // and neither instance owned every partition
+    const owned = logs.map((log) => new Set([...log.matchAll(/"partition":(\d+)/gu)].map((m) => m[1])));
+    expect(owned.every((partitions) => partitions.size < 4)).toBe(true);
+  });
+});

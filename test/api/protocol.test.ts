@@ -450,3 +450,43 @@ describe('liveness and limits', () => {
     expect(upgrade).toBe(403);
   });
 });
+
+describe('api config', () => {
+  it('auth mode none is refused on a non-loopback host, naming the key', async () => {
+    const { parseConfig } = await import('../../src/config/load.js');
+    expect(() => parseConfig({ api: { host: '0.0.0.0' } })).toThrow(
+      /api\.auth\.mode: auth mode 'none' is allowed only on a loopback host/,
+    );
+    expect(() => parseConfig({ api: { host: '0.0.0.0', enabled: false } })).not.toThrow();
+    expect(() => parseConfig({ api: { softBytes: 4_096, hardBytes: 4_096 } })).toThrow(/api\.softBytes/);
+  });
+
+  it('mlfp serve refuses to start without brokers (exit 2, config_invalid)', async () => {
+    const { runServe } = await import('../../src/streams/serve.js');
+    const { parseConfig } = await import('../../src/config/load.js');
+    let stderr = '';
+    const code = await runServe(parseConfig({ api: { port: 0 } }), {
+      stdout: () => undefined,
+      stderr: (t) => void (stderr += t),
+    });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/config_invalid: mlfp serve reads the output topics: set kafka.brokers/);
+  });
+
+  it('api.enabled: an embedded run starts the listener (and says where) only when enabled', async () => {
+    const { runApp } = await import('../../src/streams/app.js');
+    const { parseConfig } = await import('../../src/config/load.js');
+    for (const enabled of [true, false]) {
+      let stderr = '';
+      const config = parseConfig({
+        synthetic: { maxTicks: 2_000 },
+        models: { enabled: false },
+        http: { enabled: false },
+        progress: { intervalMs: 0 },
+        api: { enabled, port: 0 },
+      });
+      expect(await runApp(config, { stdout: () => undefined, stderr: (t) => void (stderr += t) })).toBe(0);
+      expect(/"event":"api\.listening"/u.test(stderr)).toBe(enabled);
+    }
+  });
+});

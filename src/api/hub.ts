@@ -17,6 +17,7 @@ import {
   type ChannelRecord,
 } from './channels.js';
 import type { ReplayTier, Since } from './protocol.js';
+import { PositionIndex, type KafkaPosition } from './position-index.js';
 import { MessageRing, type RingEntry } from './ring.js';
 import type { Session, Subscription } from './session.js';
 
@@ -29,9 +30,16 @@ export interface LatestValues {
   ): ChannelRecord[];
 }
 
+/** Reads records back from a channel's Kafka topic by position (the Kafka replay tier). */
+export type KafkaFetch = (channel: Channel, positions: readonly KafkaPosition[]) => Promise<ChannelRecord[]>;
+
 export interface HubOptions {
   /** messages each channel's ring keeps for resubscriptions */
   ringSize: number;
+  /** Kafka positions each channel remembers for the Kafka replay tier (0 = no tier) */
+  kafkaReplayMessages?: number;
+  /** how the tier reads records back (set by the output-topics reader) */
+  kafkaFetch?: KafkaFetch;
   /** the feature columns (FeatureVector.values' names) */
   columns: readonly string[];
   latest?: LatestValues;
@@ -42,7 +50,14 @@ export interface HubOptions {
 interface ChannelState {
   seq: number;
   ring: MessageRing;
+  positions: PositionIndex;
   subscribers: Set<Session>;
+}
+
+interface Pending {
+  key: string;
+  frame: Buffer;
+  seq: number;
 }
 
 export interface SubscribeResult {
@@ -62,9 +77,22 @@ export class SignalHub {
   /** messages published per channel (metrics) */
   readonly published = new Map<Channel, number>();
 
+  /** subscriptions replaying from Kafka: live messages wait here until the replay is out */
+  private readonly buffering = new Map<Subscription, Pending[]>();
+
   constructor(private readonly options: HubOptions) {
     for (const channel of CHANNELS)
-      this.channels.set(channel, { seq: 0, ring: new MessageRing(options.ringSize), subscribers: new Set() });
+      this.channels.set(channel, {
+        seq: 0,
+        ring: new MessageRing(options.ringSize),
+        positions: new PositionIndex(options.kafkaReplayMessages ?? 0),
+        subscribers: new Set(),
+      });
+  }
+
+  /** Set by the output-topics reader: how the Kafka tier reads records back. */
+  set kafkaFetch(fetch: KafkaFetch | undefined) {
+    this.options.kafkaFetch = fetch;
   }
 
   /** Publishes a durable batch: bars, feature vectors, predictions and alerts (dead letters are not served). */
@@ -75,15 +103,14 @@ export class SignalHub {
     for (const alert of batch.alerts) this.publish('alerts', alert);
   }
 
-  publish(channel: Channel, record: ChannelRecord): void {
+  /** Publishes one record; `position` is where it lies in the channel's Kafka topic, when it came from there. */
+  publish(channel: Channel, record: ChannelRecord, position?: KafkaPosition): void {
     const state = this.channels.get(channel)!;
     const seq = ++state.seq;
-    const id = recordId(channel, record);
-    const frame = Buffer.from(
-      `{"type":"data","channel":"${channel}","epoch":"${this.epoch}","seq":${seq},"id":${JSON.stringify(id)},"data":${JSON.stringify(recordData(channel, record, this.options.columns))}}`,
-    );
+    if (position !== undefined) state.positions.push(seq, position.partition, position.offset);
+    const frame = this.frame('data', channel, seq, record);
     const symbol = recordSymbol(channel, record);
-    const model = channel === 'predictions' ? (record as { model: string }).model : undefined;
+    const model = modelOf(channel, record);
     state.ring.push({ seq, symbol, model, frame });
     this.published.set(channel, (this.published.get(channel) ?? 0) + 1);
     this.options.onPublish?.(channel);
@@ -93,8 +120,16 @@ export class SignalHub {
       const subscription = session.subscriptions.get(channel);
       if (subscription === undefined || !matches(subscription, symbol, model)) continue;
       subscription.lastSeq = seq;
-      session.deliver(channel, key, frame);
+      const pending = this.buffering.get(subscription);
+      if (pending !== undefined) pending.push({ key, frame, seq });
+      else session.deliver(channel, key, frame);
     }
+  }
+
+  private frame(type: 'data' | 'snapshot', channel: Channel, seq: number, record: ChannelRecord): Buffer {
+    return Buffer.from(
+      `{"type":"${type}","channel":"${channel}","epoch":"${this.epoch}","seq":${seq},"id":${JSON.stringify(recordId(channel, record))},"data":${JSON.stringify(recordData(channel, record, this.options.columns))}}`,
+    );
   }
 
   /** The head of every channel a session subscribes to (app heartbeats carry it). */
@@ -116,37 +151,100 @@ export class SignalHub {
     reply: (result: SubscribeResult) => void,
   ): void {
     const state = this.channels.get(subscription.channel)!;
+    const channel = subscription.channel;
     let tier: ReplayTier = 'none';
     let frames: Array<{ key: string; frame: Buffer }> = [];
     if (since !== undefined) {
-      const fromRing =
-        since.epoch === this.epoch && since.seq <= state.seq
-          ? state.ring.after(since.seq, state.seq)
-          : undefined;
+      const ours = since.epoch === this.epoch && since.seq <= state.seq;
+      const fromRing = ours ? state.ring.after(since.seq, state.seq) : undefined;
       if (fromRing !== undefined) {
         tier = 'ring';
         frames = fromRing
           .filter((entry) => matches(subscription, entry.symbol, entry.model))
-          .map((entry) => ({ key: entryKey(subscription.channel, entry), frame: entry.frame }));
+          .map((entry) => ({ key: entryKey(channel, entry), frame: entry.frame }));
       } else {
+        const firstInRing = state.ring.firstSeq ?? state.seq + 1;
+        const positions =
+          ours && this.options.kafkaFetch !== undefined
+            ? state.positions.between(since.seq, firstInRing)
+            : undefined;
+        if (positions !== undefined) {
+          this.replayFromKafka(session, subscription, positions, firstInRing, reply);
+          return;
+        }
         tier = 'snapshot';
         frames = this.snapshotFrames(subscription, state.seq);
       }
     }
+    this.attach(session, subscription);
+    reply({ channel, epoch: this.epoch, seq: state.seq, replay: tier, replayed: frames.length });
+    for (const { key, frame } of frames) session.deliver(channel, key, frame);
+  }
+
+  private attach(session: Session, subscription: Subscription): void {
+    const state = this.channels.get(subscription.channel)!;
+    const previous = session.subscriptions.get(subscription.channel);
+    if (previous !== undefined) this.buffering.delete(previous);
     subscription.lastSeq = state.seq;
     session.subscriptions.set(subscription.channel, subscription);
     state.subscribers.add(session);
-    reply({
-      channel: subscription.channel,
-      epoch: this.epoch,
-      seq: state.seq,
-      replay: tier,
-      replayed: frames.length,
-    });
-    for (const { key, frame } of frames) session.deliver(subscription.channel, key, frame);
+  }
+
+  /**
+   * The Kafka tier: the subscription is attached at once with its live messages held back; the records between
+   * the client's position and the ring are read back from the topic (same seqs, same ids), then the ring's, then
+   * the held live ones, each exactly once. A failed read falls back to the snapshot tier.
+   */
+  private replayFromKafka(
+    session: Session,
+    subscription: Subscription,
+    positions: ReadonlyArray<KafkaPosition & { seq: number }>,
+    firstInRing: number,
+    reply: (result: SubscribeResult) => void,
+  ): void {
+    const channel = subscription.channel;
+    const state = this.channels.get(channel)!;
+    const pending: Pending[] = [];
+    this.attach(session, subscription);
+    this.buffering.set(subscription, pending);
+    const head = state.seq;
+    // the ring's part now, before it moves on: entries from firstInRing up to the head
+    const ringPart = (state.ring.after(firstInRing - 1, head) ?? [])
+      .filter((entry) => matches(subscription, entry.symbol, entry.model))
+      .map((entry) => ({ key: entryKey(channel, entry), frame: entry.frame, seq: entry.seq }));
+    const finish = (tier: ReplayTier, frames: Pending[]): void => {
+      if (this.buffering.get(subscription) !== pending) return; // unsubscribed meanwhile
+      this.buffering.delete(subscription);
+      if (session.closed) return;
+      reply({ channel, epoch: this.epoch, seq: head, replay: tier, replayed: frames.length });
+      for (const { key, frame } of frames) session.deliver(channel, key, frame);
+      for (const { key, frame } of pending) session.deliver(channel, key, frame);
+    };
+    this.options.kafkaFetch!(channel, positions).then(
+      (records) => {
+        const frames: Pending[] = [];
+        for (let index = 0; index < records.length; index++) {
+          const record = records[index]!;
+          if (!matches(subscription, recordSymbol(channel, record), modelOf(channel, record))) continue;
+          const seq = positions[index]!.seq;
+          frames.push({
+            key: conflationKey(channel, record),
+            frame: this.frame('data', channel, seq, record),
+            seq,
+          });
+        }
+        finish('kafka', [...frames, ...ringPart]);
+      },
+      () => {
+        const snapshot = this.snapshotFrames(subscription, head).map((f) => ({ ...f, seq: head }));
+        finish('snapshot', snapshot);
+      },
+    );
   }
 
   unsubscribe(session: Session, channel: Channel): boolean {
+    const subscription = session.subscriptions.get(channel);
+    if (subscription !== undefined) this.buffering.delete(subscription);
     const had = session.subscriptions.delete(channel);
     this.channels.get(channel)!.subscribers.delete(session);
     return had;
@@ -173,9 +271,7 @@ export class SignalHub {
     const channel = subscription.channel;
     return latest.map((record) => ({
       key: conflationKey(channel, record),
-      frame: Buffer.from(
-        `{"type":"snapshot","channel":"${channel}","epoch":"${this.epoch}","seq":${head},"id":${JSON.stringify(recordId(channel, record))},"data":${JSON.stringify(recordData(channel, record, this.options.columns))}}`,
-      ),
+      frame: this.frame('snapshot', channel, head, record),
     }));
   }
 }
@@ -187,4 +283,8 @@ function matches(subscription: Subscription, symbol: string, model: string | und
 
 function entryKey(channel: Channel, entry: RingEntry): string {
   return channel === 'predictions' ? `${entry.symbol}|${entry.model ?? ''}` : entry.symbol;
+}
+
+function modelOf(channel: Channel, record: ChannelRecord): string | undefined {
+  return channel === 'predictions' ? (record as { model: string }).model : undefined;
 }

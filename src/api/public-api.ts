@@ -63,6 +63,7 @@ export async function startPublicApi(options: PublicApiOptions): Promise<PublicA
   const latest = new StoreLatest(options.store);
   const hub = new SignalHub({
     ringSize: config.ringSize,
+    kafkaReplayMessages: config.kafkaReplayMessages,
     columns: FEATURE_COLUMNS,
     latest,
     onPublish: (channel) => metrics.messages.inc({ channel }),

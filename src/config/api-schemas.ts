@@ -40,6 +40,8 @@ export const apiSchema = z.strictObject({
   lagGraceMs: z.number().int().min(0).max(600_000).default(5_000),
   /** messages per channel kept for resubscriptions with `since` */
   ringSize: z.number().int().min(0).max(10_000_000).default(10_000),
+  /** Kafka positions per channel remembered for the Kafka replay tier (12 bytes each; API reading the output topics) */
+  kafkaReplayMessages: z.number().int().min(0).max(10_000_000).default(100_000),
   /** a connection without a token must authenticate within this long (close 4001) */
   authTimeoutMs: z.number().int().min(100).max(60_000).default(10_000),
   /** WebSocket ping interval; a peer that missed the previous pong is terminated */

@@ -12,7 +12,7 @@ import {
   subscribeRequestSchema,
   unsubscribeRequestSchema,
 } from './protocol.js';
-import { latestQuerySchema, shadowBodySchema, versionBodySchema } from './rest-schemas.js';
+import { latestQuerySchema, loadBodySchema, shadowBodySchema, versionBodySchema } from './rest-schemas.js';
 
 const schema = (s: z.ZodType): unknown => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input' });
 
@@ -90,6 +90,18 @@ export function apiDocuments(): { openapi: unknown; asyncapi: unknown } {
           summary: 'the model registry: versions, live, shadow (role analyst)',
           security: [{ bearer: [] }],
           responses: { '200': { description: 'models' }, ...errors },
+        },
+      },
+      '/v1/models/load': {
+        post: {
+          summary:
+            'load a model folder on the server into the model directory (role administrator), as `mlfp models load`',
+          security: [{ bearer: [] }],
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: schema(loadBodySchema) } },
+          },
+          responses: { '200': { description: 'name, version, folder, live' }, ...errors },
         },
       },
       '/v1/models/{name}/promote': admin('promote', versionBodySchema),

@@ -24,6 +24,8 @@ export interface PublicApiOptions {
   /** the latest values REST and the snapshot tier read */
   store: MemoryStore;
   registry: ModelRegistry | undefined;
+  /** the model directory (`models.dir`) the REST admin loads versions into */
+  modelsDir?: string;
   metricsRegistry: Registry;
   log: Logger;
   now: () => number;
@@ -71,6 +73,7 @@ export async function startPublicApi(options: PublicApiOptions): Promise<PublicA
   const rest = new RestApi({
     latest,
     registry: options.registry,
+    modelsDir: options.modelsDir,
     verify,
     allowedOrigins: config.allowedOrigins,
     staticDir: dashboardDir(),

@@ -9,3 +9,4 @@ export const latestQuerySchema = z.strictObject({
 });
 export const versionBodySchema = z.strictObject({ version: z.string().min(1).max(64) });
 export const shadowBodySchema = z.strictObject({ version: z.string().min(1).max(64).nullable() });
+export const loadBodySchema = z.strictObject({ source: z.string().min(1).max(4_096) });

@@ -17,11 +17,14 @@ import { recordData } from './channels.js';
 import { ANONYMOUS } from './connection.js';
 import { apiDocuments } from './documents.js';
 import { isTimeframe, type StoreLatest } from './latest.js';
-import { latestQuerySchema, shadowBodySchema, versionBodySchema } from './rest-schemas.js';
+import { latestQuerySchema, loadBodySchema, shadowBodySchema, versionBodySchema } from './rest-schemas.js';
+import { loadIntoDirectory } from '../models/directory-load.js';
 
 export interface RestOptions {
   latest: StoreLatest;
   registry: ModelRegistry | undefined;
+  /** the registry's directory (`models.dir`), where `load` copies a version */
+  modelsDir: string | undefined;
   verify: ((token: string) => Promise<Principal>) | undefined;
   allowedOrigins: readonly string[];
   /** the dashboard's folder (index.html and its scripts), served at / */
@@ -97,6 +100,11 @@ export class RestApi {
         await this.authorize(request, 'analyst');
         return this.json(response, route, 200, { models: this.registry().list() });
       }
+      if (method === 'POST' && path === '/v1/models/load') {
+        route = path;
+        await this.authorize(request, 'administrator');
+        return this.json(response, route, 200, await this.load(request));
+      }
       const admin = /^\/v1\/models\/([A-Za-z0-9._-]{1,64})\/(promote|rollback|shadow)$/u.exec(path);
       if (method === 'POST' && admin !== null) {
         route = `/v1/models/{name}/${admin[2]}`;
@@ -171,6 +179,25 @@ export class RestApi {
         field: 'models.enabled',
       });
     return this.options.registry;
+  }
+
+  /** Loads a model folder (a path on the server) into the directory, as `mlfp models load`; the registry syncs. */
+  private async load(request: IncomingMessage): Promise<unknown> {
+    const registry = this.registry();
+    const dir = this.options.modelsDir;
+    if (dir === undefined) throw new MlfpError('not_found', 'no model directory', { field: 'models.dir' });
+    const parsed = loadBodySchema.safeParse(await readJson(request));
+    if (!parsed.success)
+      throw new MlfpError(
+        'bad_request',
+        'body: {"source": "<model folder or manifest.json on the server>"}',
+        {
+          field: 'body.source',
+        },
+      );
+    const loaded = await loadIntoDirectory(dir, parsed.data.source);
+    const problems = await registry.syncDirectory();
+    return { ...loaded, problems: problems.map((p) => ({ code: p.code, message: p.message })) };
   }
 
   private async admin(name: string, action: string, request: IncomingMessage): Promise<unknown> {

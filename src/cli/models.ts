@@ -2,17 +2,10 @@
 // model directory. They edit the folder and its registry.json; a running engine whose registry watches
 // the directory (ModelRegistry.watchDirectory) applies them between batches, without a restart.
 
-import { cp, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { MlfpError, toMlfpError } from '../errors.js';
-import { readManifestFile, type ModelManifest } from '../models/manifest.js';
-import { openModel } from '../models/load-model.js';
-import {
-  listModelFolders,
-  readRegistryState,
-  writeRegistryState,
-  type RegistryState,
-} from '../models/registry.js';
+import { writeRegistryState, type RegistryState } from '../models/registry.js';
+import { currentRegistryState, loadIntoDirectory, scanModelDirectory } from '../models/directory-load.js';
 
 export interface AdminStreams {
   stdout: { write(text: string): unknown };
@@ -26,11 +19,6 @@ const USAGE = `usage: mlfp models <command> [--dir <models dir>]
   rollback <name>               put the previous live version back
   shadow <name> <version|off>   score a version beside the live one without publishing it
 `;
-
-interface DirectoryModel {
-  manifest: ModelManifest;
-  folder: string;
-}
 
 /** Runs one administrator command; returns the exit code (0 ok, 2 refused or bad usage). */
 export async function adminCommand(
@@ -114,25 +102,9 @@ function requireVersion(versions: readonly string[], name: string, version: stri
     );
 }
 
-async function scan(dir: string): Promise<DirectoryModel[]> {
-  const folders = await listModelFolders(dir);
-  const models: DirectoryModel[] = [];
-  for (const folder of folders)
-    models.push({ manifest: (await readManifestFile(join(folder, 'manifest.json'))).manifest, folder });
-  return models;
-}
-
-/** The state in registry.json, completed the way ModelRegistry.fromDirectory starts (first folder per name is live). */
-async function currentState(dir: string, models: readonly DirectoryModel[]): Promise<RegistryState> {
-  const state = (await readRegistryState(dir)) ?? { version: 1, models: {} };
-  for (const { manifest } of models)
-    state.models[manifest.name] ??= { live: manifest.version, shadow: null, history: [] };
-  return state;
-}
-
 async function list(dir: string, streams: AdminStreams): Promise<number> {
-  const models = await scan(dir);
-  const state = await currentState(dir, models);
+  const models = await scanModelDirectory(dir);
+  const state = await currentRegistryState(dir, models);
   const rows = models.map(({ manifest: m, folder }) => {
     const entry = state.models[m.name];
     const role = entry?.live === m.version ? 'live' : entry?.shadow === m.version ? 'shadow' : 'loaded';
@@ -151,31 +123,10 @@ async function list(dir: string, streams: AdminStreams): Promise<number> {
 }
 
 async function load(dir: string, source: string, streams: AdminStreams): Promise<number> {
-  // open it fully first: a model that does not load, or does not match its manifest, is refused here
-  const model = await openModel(source);
-  await model.runtime.close();
-  if (model.source === model.modelPath)
-    throw new MlfpError(
-      'bad_argument',
-      `${source}: a model needs a manifest to join a registry (see src/models/README.md)`,
-    );
-  const { name, version } = model.manifest;
-  const models = await scan(dir);
-  if (models.some((m) => m.manifest.name === name && m.manifest.version === version))
-    throw new MlfpError('bad_argument', `${name}@${version} is already in ${dir}`);
-  const target = join(dir, `${name}-${version}`);
-  const exists = await stat(target).then(
-    () => true,
-    () => false,
+  const { name, version, target, live } = await loadIntoDirectory(dir, source);
+  streams.stdout.write(
+    `${name}@${version} copied to ${target}: ${live ? 'live' : 'loaded (promote or shadow it)'}\n`,
   );
-  if (exists) throw new MlfpError('bad_argument', `${target} already exists`);
-  const from = dirname(resolve(model.source));
-  await cp(from, target, { recursive: true });
-  const state = await currentState(dir, models);
-  state.models[name] ??= { live: version, shadow: null, history: [] };
-  await writeRegistryState(dir, state);
-  const role = state.models[name]!.live === version ? 'live' : 'loaded (promote or shadow it)';
-  streams.stdout.write(`${name}@${version} copied to ${target}: ${role}\n`);
   return 0;
 }
 
@@ -185,14 +136,14 @@ async function change(
   name: string,
   apply: (entry: RegistryState['models'][string], versions: string[]) => string,
 ): Promise<number> {
-  const models = await scan(dir);
+  const models = await scanModelDirectory(dir);
   const versions = models.filter((m) => m.manifest.name === name).map((m) => m.manifest.version);
   if (versions.length === 0)
     throw new MlfpError(
       'bad_argument',
       `no model named "${name}" in ${dir} (${[...new Set(models.map((m) => m.manifest.name))].join(', ') || 'none'})`,
     );
-  const state = await currentState(dir, models);
+  const state = await currentRegistryState(dir, models);
   const entry = state.models[name]!;
   const message = apply(entry, versions);
   await writeRegistryState(dir, state);

@@ -218,6 +218,7 @@ export async function runApp(config: EngineConfig, io: AppIo, deps: AppDependenc
         config: config.api,
         store: local!.store,
         registry: models?.registry,
+        modelsDir: models === undefined ? undefined : config.models.dir,
         metricsRegistry: metrics.registry,
         log: logs.api,
         now: Date.now,

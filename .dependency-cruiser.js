@@ -11,32 +11,23 @@ const TEST_FILE = '\\.test\\.ts$';
  * Peers do not import each other (models, sinks and monitoring; indicators and bars): a sink knows only its
  * interface, a model only its features. Widen a list only with the ADR that moves the layer.
  */
+/** What src/streams (the composition root's layer) may import; src/cli may import it too, and streams itself. */
+const BELOW_STREAMS = [
+  'api',
+  'security',
+  'operators',
+  'models',
+  'sinks',
+  'monitoring',
+  'config',
+  'indicators',
+  'bars',
+  'domain',
+];
+
 const LAYERS = {
-  cli: [
-    'streams',
-    'api',
-    'security',
-    'operators',
-    'models',
-    'sinks',
-    'monitoring',
-    'config',
-    'indicators',
-    'bars',
-    'domain',
-  ],
-  streams: [
-    'api',
-    'security',
-    'operators',
-    'models',
-    'sinks',
-    'monitoring',
-    'config',
-    'indicators',
-    'bars',
-    'domain',
-  ],
+  cli: ['streams', ...BELOW_STREAMS],
+  streams: BELOW_STREAMS,
   api: ['security', 'models', 'sinks', 'monitoring', 'config', 'domain'],
   security: ['config', 'domain'],
   operators: ['models', 'sinks', 'monitoring', 'indicators', 'bars', 'domain'],

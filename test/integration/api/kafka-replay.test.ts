@@ -4,8 +4,8 @@
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
-import { parseConfig } from '../../../src/config/load.js';
 import { runApp } from '../../../src/streams/app.js';
+import { apiRunConfig, apiRunTopicNames } from './api-run.js';
 import { apiUrlFrom } from '../../support/api-exerciser.js';
 import {
   createTopics,
@@ -63,47 +63,18 @@ beforeAll(async () => {
 afterAll(async () => {
   stop.abort();
   await run?.catch(() => undefined);
-  await deleteTopics(kafka, [
-    ticksTopic,
-    actionsTopic,
-    `${group}.predictions`,
-    `${group}.alerts`,
-    `${group}.dlq`,
-    `${group}.bars.5m`,
-    `${group}.bars.1h`,
-    `${group}.bars.1d`,
-  ]).catch(() => undefined);
+  await deleteTopics(kafka, apiRunTopicNames({ group, ticks: ticksTopic, actions: actionsTopic })).catch(
+    () => undefined,
+  );
 });
 
 describe('the Kafka replay tier', { timeout: 120_000 }, () => {
   it('replays what the ring dropped from the output topic, exactly once, as a client that never left saw it', async () => {
-    const config = parseConfig({
-      source: 'kafka',
-      bars: { idleTimeoutMs: 3_600_000 },
-      kafka: {
-        brokers: services.kafkaBrokers,
-        groupId: group,
-        topics: { ticks: ticksTopic, corporateActions: actionsTopic },
-        maxWaitTimeInMs: 100,
-      },
-      models: { enabled: false },
-      outputs: {
-        kafka: {
-          bars: true,
-          partitions: 3,
-          topics: {
-            predictions: `${group}.predictions`,
-            alerts: `${group}.alerts`,
-            deadLetters: `${group}.dlq`,
-            bars: `${group}.bars.{timeframe}`,
-            features: `${group}.features.{timeframe}`,
-          },
-        },
-      },
-      http: { enabled: false },
-      progress: { intervalMs: 0 },
-      api: { port: 0, ringSize: 10 },
-    });
+    const config = apiRunConfig(
+      services.kafkaBrokers,
+      { group, ticks: ticksTopic, actions: actionsTopic },
+      { ringSize: 10 },
+    );
     run = runApp(
       config,
       { stdout: () => undefined, stderr: (text) => void (log += text) },

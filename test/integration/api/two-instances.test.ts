@@ -4,8 +4,8 @@
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
-import { parseConfig } from '../../../src/config/load.js';
 import { runApp } from '../../../src/streams/app.js';
+import { apiRunConfig, apiRunTopicNames } from './api-run.js';
 import { apiUrlFrom } from '../../support/api-exerciser.js';
 import {
   createTopics,
@@ -39,41 +39,18 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const stop of stops) stop.abort();
   await Promise.allSettled(runs);
-  const outputs = ['predictions', 'alerts', 'dlq', ...['5m', '1h', '1d'].map((tf) => `bars.${tf}`)];
-  await deleteTopics(kafka, [ticksTopic, actionsTopic, ...outputs.map((name) => `${group}.${name}`)]).catch(
+  await deleteTopics(kafka, apiRunTopicNames({ group, ticks: ticksTopic, actions: actionsTopic })).catch(
     () => undefined,
   );
 });
 
 describe('two instances, one consumer group', { timeout: 120_000 }, () => {
   it('a client on either instance sees every symbol', async () => {
-    const config = parseConfig({
-      source: 'kafka',
-      bars: { idleTimeoutMs: 3_600_000 },
-      kafka: {
-        brokers: services.kafkaBrokers,
-        groupId: group,
-        topics: { ticks: ticksTopic, corporateActions: actionsTopic },
-        maxWaitTimeInMs: 100,
-      },
-      models: { enabled: false },
-      outputs: {
-        kafka: {
-          bars: true,
-          partitions: 2,
-          topics: {
-            predictions: `${group}.predictions`,
-            alerts: `${group}.alerts`,
-            deadLetters: `${group}.dlq`,
-            bars: `${group}.bars.{timeframe}`,
-            features: `${group}.features.{timeframe}`,
-          },
-        },
-      },
-      http: { enabled: false },
-      progress: { intervalMs: 0 },
-      api: { port: 0 },
-    });
+    const config = apiRunConfig(
+      services.kafkaBrokers,
+      { group, ticks: ticksTopic, actions: actionsTopic },
+      {},
+    );
     for (const index of [0, 1]) {
       const stop = new AbortController();
       stops.push(stop);

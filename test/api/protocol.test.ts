@@ -489,4 +489,37 @@ describe('api config', () => {
       expect(/"event":"api\.listening"/u.test(stderr)).toBe(enabled);
     }
   });
+
+  it('serves OpenAPI 3.1 and AsyncAPI 3.0 documents generated from the request schemas', async () => {
+    await start();
+    const openapi = (await (await fetch(`${api!.url}v1/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { parameters?: Array<{ name: string; required: boolean }> }>>;
+    };
+    expect(openapi.openapi).toBe('3.1.0');
+    expect(Object.keys(openapi.paths).sort()).toEqual([
+      '/v1/latest/bars',
+      '/v1/latest/features',
+      '/v1/latest/predictions',
+      '/v1/models',
+      '/v1/models/load',
+      '/v1/models/{name}/promote',
+      '/v1/models/{name}/rollback',
+      '/v1/models/{name}/shadow',
+    ]);
+    expect(openapi.paths['/v1/latest/bars']!.get!.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'symbol', required: true })]),
+    );
+    const asyncapi = (await (await fetch(`${api!.url}v1/asyncapi.json`)).json()) as {
+      asyncapi: string;
+      channels: {
+        ws: { messages: Record<string, { payload: { properties?: Record<string, { enum?: string[] }> } }> };
+      };
+    };
+    expect(asyncapi.asyncapi).toBe('3.0.0');
+    // the subscribe message's channel enum is the protocol's, from the zod schema that validates frames
+    expect(asyncapi.channels.ws.messages.subscribe!.payload.properties!.channel!.enum).toContain(
+      'predictions',
+    );
+  });
 });

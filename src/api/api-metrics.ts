@@ -9,6 +9,9 @@ export class ApiMetrics {
   readonly refused: Counter<'reason'>;
   readonly messages: Counter<'channel'>;
   readonly bytes: Counter;
+  readonly dropped: Counter;
+  /** bytes handed to clients so far; the server sets it (summed at scrape time, not per frame) */
+  sentBytes: () => number = () => 0;
   readonly conflated: Counter<'channel'>;
   readonly lagNotices: Counter;
   readonly slowConsumerCloses: Counter;
@@ -35,9 +38,19 @@ export class ApiMetrics {
       labelNames: ['channel'],
       registers,
     });
+    const sent = (): number => this.sentBytes();
     this.bytes = new Counter({
       name: 'mlfp_api_sent_bytes_total',
       help: 'bytes handed to WebSocket clients',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sent());
+      },
+    });
+    this.dropped = new Counter({
+      name: 'mlfp_api_dropped_total',
+      help: 'data messages not queued for a client past its hard byte budget (it is closed; it resumes with since)',
       registers,
     });
     this.conflated = new Counter({

@@ -47,11 +47,22 @@ export interface HubOptions {
   onPublish?: (channel: Channel) => void;
 }
 
+/** One session's subscription to a channel, as the channel's index holds it. */
+interface Entry {
+  session: Session;
+  subscription: Subscription;
+}
+
 interface ChannelState {
   seq: number;
   ring: MessageRing;
   positions: PositionIndex;
-  subscribers: Set<Session>;
+  /** each subscribed session's entry */
+  entries: Map<Session, Entry>;
+  /** entries with symbols ['*'] */
+  everyone: Set<Entry>;
+  /** entries by the symbols they name: a message visits only its symbol's subscribers */
+  bySymbol: Map<string, Set<Entry>>;
 }
 
 interface Pending {
@@ -86,7 +97,9 @@ export class SignalHub {
         seq: 0,
         ring: new MessageRing(options.ringSize),
         positions: new PositionIndex(options.kafkaReplayMessages ?? 0),
-        subscribers: new Set(),
+        entries: new Map(),
+        everyone: new Set(),
+        bySymbol: new Map(),
       });
   }
 
@@ -114,16 +127,60 @@ export class SignalHub {
     state.ring.push({ seq, symbol, model, frame });
     this.published.set(channel, (this.published.get(channel) ?? 0) + 1);
     this.options.onPublish?.(channel);
-    if (state.subscribers.size === 0) return;
+    if (state.entries.size === 0) return;
     const key = conflationKey(channel, record);
-    for (const session of state.subscribers) {
-      const subscription = session.subscriptions.get(channel);
-      if (subscription === undefined || !matches(subscription, symbol, model)) continue;
-      subscription.lastSeq = seq;
-      const pending = this.buffering.get(subscription);
-      if (pending !== undefined) pending.push({ key, frame, seq });
-      else session.deliver(channel, key, frame);
+    if (symbol === '') {
+      // alerts: never filtered by symbol
+      for (const entry of state.entries.values()) this.deliverTo(entry, channel, key, frame, seq, model);
+      return;
     }
+    for (const entry of state.everyone) this.deliverTo(entry, channel, key, frame, seq, model);
+    const named = state.bySymbol.get(symbol);
+    if (named !== undefined)
+      for (const entry of named) this.deliverTo(entry, channel, key, frame, seq, model);
+  }
+
+  private deliverTo(
+    entry: Entry,
+    channel: Channel,
+    key: string,
+    frame: Buffer,
+    seq: number,
+    model: string | undefined,
+  ): void {
+    const subscription = entry.subscription;
+    if (subscription.model !== undefined && model !== undefined && subscription.model !== model) return;
+    subscription.lastSeq = seq;
+    const pending = this.buffering.size === 0 ? undefined : this.buffering.get(subscription);
+    if (pending !== undefined) pending.push({ key, frame, seq });
+    else entry.session.deliver(channel, key, frame);
+  }
+
+  private index(state: ChannelState, entry: Entry): void {
+    state.entries.set(entry.session, entry);
+    const symbols = entry.subscription.symbols;
+    if (symbols === undefined) state.everyone.add(entry);
+    else
+      for (const symbol of symbols) {
+        let set = state.bySymbol.get(symbol);
+        if (set === undefined) state.bySymbol.set(symbol, (set = new Set()));
+        set.add(entry);
+      }
+  }
+
+  private unindex(state: ChannelState, session: Session): void {
+    const entry = state.entries.get(session);
+    if (entry === undefined) return;
+    state.entries.delete(session);
+    this.buffering.delete(entry.subscription);
+    const symbols = entry.subscription.symbols;
+    if (symbols === undefined) state.everyone.delete(entry);
+    else
+      for (const symbol of symbols) {
+        const set = state.bySymbol.get(symbol);
+        set?.delete(entry);
+        if (set?.size === 0) state.bySymbol.delete(symbol);
+      }
   }
 
   private frame(type: 'data' | 'snapshot', channel: Channel, seq: number, record: ChannelRecord): Buffer {
@@ -183,11 +240,10 @@ export class SignalHub {
 
   private attach(session: Session, subscription: Subscription): void {
     const state = this.channels.get(subscription.channel)!;
-    const previous = session.subscriptions.get(subscription.channel);
-    if (previous !== undefined) this.buffering.delete(previous);
+    this.unindex(state, session);
     subscription.lastSeq = state.seq;
     session.subscriptions.set(subscription.channel, subscription);
-    state.subscribers.add(session);
+    this.index(state, { session, subscription });
   }
 
   /**
@@ -243,24 +299,20 @@ export class SignalHub {
   }
 
   unsubscribe(session: Session, channel: Channel): boolean {
-    const subscription = session.subscriptions.get(channel);
-    if (subscription !== undefined) this.buffering.delete(subscription);
-    const had = session.subscriptions.delete(channel);
-    this.channels.get(channel)!.subscribers.delete(session);
-    return had;
+    this.unindex(this.channels.get(channel)!, session);
+    return session.subscriptions.delete(channel);
   }
 
   /** Forgets a closed session. */
   remove(session: Session): void {
-    for (const channel of session.subscriptions.keys())
-      this.channels.get(channel)!.subscribers.delete(session);
+    for (const channel of session.subscriptions.keys()) this.unindex(this.channels.get(channel)!, session);
     session.subscriptions.clear();
   }
 
   /** Connected sessions subscribed to anything (metrics). */
   get subscriberCount(): number {
     const all = new Set<Session>();
-    for (const state of this.channels.values()) for (const session of state.subscribers) all.add(session);
+    for (const state of this.channels.values()) for (const session of state.entries.keys()) all.add(session);
     return all.size;
   }
 

@@ -63,12 +63,19 @@ export async function startPublicApi(options: PublicApiOptions): Promise<PublicA
     );
   const metrics = new ApiMetrics(options.metricsRegistry);
   const latest = new StoreLatest(options.store);
+  // one labelled child per channel, looked up once
+  const children = new Map<string, ReturnType<typeof metrics.messages.labels>>();
+  const published = (channel: string) => {
+    let child = children.get(channel);
+    if (child === undefined) children.set(channel, (child = metrics.messages.labels({ channel })));
+    return child;
+  };
   const hub = new SignalHub({
     ringSize: config.ringSize,
     kafkaReplayMessages: config.kafkaReplayMessages,
     columns: FEATURE_COLUMNS,
     latest,
-    onPublish: (channel) => metrics.messages.inc({ channel }),
+    onPublish: (channel) => published(channel).inc(),
   });
   const rest = new RestApi({
     latest,

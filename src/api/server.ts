@@ -31,6 +31,7 @@ import type { SignalHub } from './hub.js';
 import { CLOSE, PROTOCOL } from './protocol.js';
 import { RestApi, statusOf } from './rest.js';
 import { Session, type Transport } from './session.js';
+import { textFrame } from './ws-frame.js';
 
 export interface ApiServerOptions {
   config: ApiConfig;
@@ -58,9 +59,16 @@ export class ApiServer {
   private pingTimer: NodeJS.Timeout | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private scheme = 'http';
+  /** bytes sent on connections already closed (mlfp_api_sent_bytes_total adds the open ones') */
+  private closedBytes = 0;
 
   constructor(private readonly options: ApiServerOptions) {
     const config = options.config;
+    options.metrics.sentBytes = () => {
+      let total = this.closedBytes;
+      for (const peer of this.peers) total += peer.connection.session.sentBytes;
+      return total;
+    };
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.maxPayloadBytes,
@@ -237,8 +245,19 @@ export class ApiServer {
       ws.close(CLOSE.tryAgain, `connection limit (${config.maxConnections}) reached; retry later`);
       return;
     }
+    // frames go to the socket pre-framed (ws-frame.ts: one frame per message for all clients); ws itself still
+    // handles the handshake, pings, close and reading. A socket that is not open takes nothing more.
+    const socket = (
+      ws as unknown as { _socket: { write(data: Buffer, done: (error?: Error) => void): boolean } }
+    )._socket;
     const transport: Transport = {
-      send: (data, done) => ws.send(data, { binary: false }, done),
+      send: (data, done) => {
+        if (ws.readyState !== ws.OPEN) {
+          queueMicrotask(() => done(new Error('not open')));
+          return;
+        }
+        socket.write(textFrame(typeof data === 'string' ? Buffer.from(data) : data), done);
+      },
       close: (code, reason) => {
         ws.close(code, reason);
         // a peer that cannot take the close frame is cut off
@@ -259,7 +278,7 @@ export class ApiServer {
         conflated: (channel) => metrics.conflated.inc({ channel }),
         lagged: () => metrics.lagNotices.inc(),
         slowConsumerClosed: () => metrics.slowConsumerCloses.inc(),
-        sent: (bytes) => metrics.bytes.inc(bytes),
+        dropped: () => metrics.dropped.inc(),
       },
       now,
     );
@@ -295,6 +314,7 @@ export class ApiServer {
     ws.on('error', () => undefined); // 1009 and protocol errors: ws closes the socket itself
     ws.on('close', () => {
       session.closed = true;
+      this.closedBytes += session.sentBytes;
       connection.closed();
       this.peers.delete(peer);
       metrics.connections.set(this.peers.size);
@@ -321,7 +341,7 @@ export class ApiServer {
     for (const peer of this.peers) {
       const session = peer.connection.session;
       session.checkLag();
-      if (session.subscriptions.size > 0 && now - session.lastSentMs >= every)
+      if (session.idleFor(now) >= every && session.subscriptions.size > 0)
         session.sendControl({ type: 'heartbeat', ts: now, channels: this.options.hub.heads(session) });
     }
   }

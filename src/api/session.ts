@@ -3,7 +3,8 @@
 // send() to its callback (what the kernel has not taken yet, not ws's bufferedAmount alone). Past the soft
 // budget, conflatable channels keep only the latest frame per key until the backlog drains; bars and alerts
 // are always queued. Past the hard budget the client gets one `lag` notice; still past it after lagGraceMs,
-// the connection is closed with 4008 (slow consumer), terminated if it cannot even take the close frame.
+// the connection is closed with 4008 (slow consumer), terminated if it cannot even take the close frame; past
+// the hard budget no more data is queued, so one client's memory stays under hardBytes plus one frame.
 
 import type { Principal } from '../security/token-verifier.js';
 import { conflatable, type Channel } from './channels.js';
@@ -34,7 +35,8 @@ export interface SessionEvents {
   conflated(channel: Channel): void;
   lagged(): void;
   slowConsumerClosed(): void;
-  sent(bytes: number): void;
+  /** a data frame not queued because the client is past its hard budget */
+  dropped(): void;
 }
 
 export interface Subscription {
@@ -51,6 +53,8 @@ export class Session {
   readonly subscriptions = new Map<Channel, Subscription>();
   /** ms of the last frame sent (data, reply or heartbeat): heartbeats go out when idle */
   lastSentMs: number;
+  /** a frame went out since the last idleFor() (no clock read per frame on the fan-out path) */
+  private sentSinceCheck = false;
   private bytesInFlight = 0;
   /** conflated frames waiting for the backlog to drain, latest per channel and key */
   private readonly conflated = new Map<string, { channel: Channel; frame: Buffer }>();
@@ -70,6 +74,15 @@ export class Session {
     this.tokensAtMs = this.lastSentMs;
   }
 
+  /** How long nothing was sent, to a tick's resolution: the heartbeat clock. */
+  idleFor(now: number): number {
+    if (this.sentSinceCheck) {
+      this.sentSinceCheck = false;
+      this.lastSentMs = now;
+    }
+    return now - this.lastSentMs;
+  }
+
   get pendingBytes(): number {
     return this.bytesInFlight;
   }
@@ -82,6 +95,13 @@ export class Session {
   /** A data frame of `channel`; `key` is its conflation key. */
   deliver(channel: Channel, key: string, frame: Buffer): void {
     if (this.closed) return;
+    if (this.bytesInFlight > this.limits.hardBytes) {
+      // past the hard budget nothing more is queued (memory stays bounded); the client is told it lags and is
+      // closed after lagGraceMs, and resumes with `since` from its last message
+      this.events.dropped();
+      this.checkLag();
+      return;
+    }
     if (this.bytesInFlight > this.limits.softBytes && conflatable(channel)) {
       const slot = `${channel}|${key}`;
       if (this.conflated.has(slot)) this.events.conflated(channel);
@@ -162,16 +182,32 @@ export class Session {
     }
   }
 
+  /** sizes of the frames in flight, oldest first (send callbacks come in send order): one callback for all */
+  private inFlight: number[] = [];
+  private inFlightHead = 0;
+  /** bytes handed to the transport so far (mlfp_api_sent_bytes_total sums them at scrape time) */
+  sentBytes = 0;
+
+  private readonly onSent = (): void => {
+    this.bytesInFlight -= this.inFlight[this.inFlightHead++]!;
+    if (this.inFlightHead === this.inFlight.length) {
+      this.inFlight.length = 0;
+      this.inFlightHead = 0;
+    } else if (this.inFlightHead > 4_096) {
+      this.inFlight = this.inFlight.slice(this.inFlightHead);
+      this.inFlightHead = 0;
+    }
+    if (this.conflated.size > 0 && this.bytesInFlight <= this.limits.softBytes / 2) this.drainConflated();
+  };
+
   private write(frame: Buffer): void {
     if (this.closed) return;
     const size = frame.length;
     this.bytesInFlight += size;
-    this.lastSentMs = this.now();
-    this.events.sent(size);
-    this.transport.send(frame, () => {
-      this.bytesInFlight -= size;
-      if (this.conflated.size > 0 && this.bytesInFlight <= this.limits.softBytes / 2) this.drainConflated();
-    });
+    this.sentBytes += size;
+    this.inFlight.push(size);
+    this.sentSinceCheck = true;
+    this.transport.send(frame, this.onSent);
     if (this.bytesInFlight > this.limits.hardBytes) this.checkLag();
   }
 

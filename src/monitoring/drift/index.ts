@@ -1,0 +1,47 @@
+// Public surface of the drift statistics core: pure streaming detectors (PSI with an effective-sample-size
+// gate, sliding KS, Page-Hinkley) and their calibration from one false-alarm budget. No RxJS, no I/O, no clock.
+
+export {
+  automaticBlockLength,
+  bootstrapCut,
+  CircularBlockSampler,
+  detectorBeta,
+  detectorCount,
+  lag1Autocorrelation,
+  splitFalseAlarmBudget,
+  type BootstrapCut,
+  type BootstrapCutOptions,
+  type BudgetGroup,
+  type DetectorCount,
+  type GroupBudget,
+  type RandomSource,
+} from './calibration.js';
+export {
+  KS_DEFAULTS,
+  KsDetector,
+  KsReference,
+  type KsOptions,
+  type KsSnapshot,
+  type KsStatus,
+} from './ks.js';
+export {
+  PageHinkley,
+  runLengthTable,
+  thresholdForRunLength,
+  type PageHinkleyOptions,
+  type PageHinkleySnapshot,
+  type PageHinkleyStatus,
+  type RunLengthRow,
+  type RunLengthTableOptions,
+} from './page-hinkley.js';
+export {
+  effectiveSampleSize,
+  PSI_DEFAULTS,
+  PsiDetector,
+  psiOfCounts,
+  psiStatistic,
+  type PsiOptions,
+  type PsiSnapshot,
+  type PsiStatus,
+} from './psi.js';
+export { BinnedReference, fingerprint, type ReferenceHistogram } from './reference.js';

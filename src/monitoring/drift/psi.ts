@@ -1,0 +1,413 @@
+// Population stability index of a sliding window against a manifest reference (decile edges frozen, outer
+// bins open, empty-bin floor 1e-4), gated by the window's effective sample size n·(1−ρ₁)/(1+ρ₁): an
+// autocorrelated window holds fewer independent values than it has, and PSI read from it over-fires.
+// O(log bins) per value (one bin search in, one out), no allocation; the caller passes each value's time.
+
+import { SnapshotReader, encodeNumber, type SnapshotNumber } from '../../indicators/snapshot-codec.js';
+import { asSnapshotError, checkInteger, checkNumber } from './checks.js';
+import type { BinnedReference } from './reference.js';
+
+export interface PsiOptions {
+  /** values in the sliding window (default 1,000) */
+  window?: number;
+  /** values the window must hold before the first evaluation (default 500, at most `window`) */
+  minCount?: number;
+  /** evaluate after every `every`-th value (default 50) */
+  every?: number;
+  /** PSI is evaluated only when the window's effective sample size reaches this (default 500) */
+  minEss?: number;
+  /** PSI at or above which the status is `warn` (default 0.1) */
+  warn?: number;
+  /** PSI at or above which the status is `alert` (default 0.25) */
+  alert?: number;
+  /** share that replaces an empty bin's (actual or expected) share, so the logarithm stays finite (default 1e-4) */
+  floor?: number;
+}
+
+/** `warming`: too few values yet; `gated`: effective sample size below minEss, PSI not read. */
+export type PsiStatus = 'warming' | 'gated' | 'ok' | 'warn' | 'alert';
+const STATUSES: readonly PsiStatus[] = ['warming', 'gated', 'ok', 'warn', 'alert'];
+
+export interface PsiSnapshot {
+  kind: 'mlfp.drift.psi';
+  version: 1;
+  /** fingerprint of the reference the state was built against */
+  reference: string;
+  window: number;
+  minCount: number;
+  every: number;
+  minEss: number;
+  warn: number;
+  alert: number;
+  floor: number;
+  /** finite values since the start (or the last reset) */
+  seen: number;
+  /** non-finite values passed and not used */
+  skipped: number;
+  /** the window, oldest first */
+  values: number[];
+  /** running sums: fresh block, previous block, evicted part of the previous block (each S, Q, P) */
+  sums: number[];
+  /** centred value just before the oldest one in the window (0 when none) */
+  beforeOldest: number;
+  status: PsiStatus;
+  psi: SnapshotNumber;
+  ess: SnapshotNumber;
+  rho1: SnapshotNumber;
+  evaluatedAtMs: SnapshotNumber;
+  lastTimeMs: SnapshotNumber;
+}
+
+export const PSI_DEFAULTS = {
+  window: 1_000,
+  minCount: 500,
+  every: 50,
+  minEss: 500,
+  warn: 0.1,
+  alert: 0.25,
+  floor: 1e-4,
+} as const;
+
+const MAX_WINDOW = 1_000_000;
+// accumulator layout: [fresh S, Q, P, previous block S, Q, P, evicted S, Q, P]
+const FRESH = 0;
+const OLD = 3;
+const EVICTED = 6;
+
+/**
+ * Sliding-window PSI with an ESS gate. Running sums of the centred values d = x − centre (S = Σd, Q = Σd²,
+ * P = Σ d_{t−1}·d_t) give ρ₁ in O(1). They are kept without drift: a fresh block sums the newest values by
+ * additions only; once it holds a whole window it replaces the previous block, whose evicted values are
+ * summed in the same order, so window sum = fresh + (previous − evicted) and rounding never outlives a window.
+ */
+export class PsiDetector {
+  readonly window: number;
+  readonly minCount: number;
+  readonly every: number;
+  readonly minEss: number;
+  readonly warn: number;
+  readonly alert: number;
+  readonly floor: number;
+
+  /** status of the last evaluation (`warming` before the first) */
+  status: PsiStatus = 'warming';
+  /** PSI at the last evaluation (NaN before it, or when the gate held it back) */
+  psi = Number.NaN;
+  /** effective sample size at the last evaluation */
+  ess = Number.NaN;
+  /** lag-1 autocorrelation at the last evaluation */
+  rho1 = Number.NaN;
+  /** time of the value that triggered the last evaluation */
+  evaluatedAtMs = Number.NaN;
+  /** time of the last value passed */
+  lastTimeMs = Number.NaN;
+  /** non-finite values passed (not drift data: data quality counts missing values) */
+  skipped = 0;
+
+  private readonly values: Float64Array;
+  private readonly binCounts: Int32Array;
+  private readonly sums = new Float64Array(9);
+  private readonly expectedFloored: Float64Array;
+  private head = 0;
+  private count = 0;
+  private seen = 0;
+  private blockFill = 0;
+  private beforeOldest = 0;
+  private lastCentred = 0;
+
+  constructor(
+    readonly reference: BinnedReference,
+    options: PsiOptions = {},
+  ) {
+    this.window = checkInteger('psi.window', options.window ?? PSI_DEFAULTS.window, 2, MAX_WINDOW);
+    this.minCount = checkInteger('psi.minCount', options.minCount ?? PSI_DEFAULTS.minCount, 2, this.window);
+    this.every = checkInteger('psi.every', options.every ?? PSI_DEFAULTS.every, 1, MAX_WINDOW);
+    this.minEss = checkNumber('psi.minEss', options.minEss ?? PSI_DEFAULTS.minEss, 0, MAX_WINDOW);
+    this.warn = checkNumber('psi.warn', options.warn ?? PSI_DEFAULTS.warn, 0, 100, true);
+    this.alert = checkNumber('psi.alert', options.alert ?? PSI_DEFAULTS.alert, this.warn, 100);
+    this.floor = checkNumber('psi.floor', options.floor ?? PSI_DEFAULTS.floor, 0, 0.01, true);
+    this.values = new Float64Array(this.window);
+    this.binCounts = new Int32Array(reference.bins);
+    this.expectedFloored = reference.expected.map((e) => Math.max(e, this.floor));
+  }
+
+  /** Values in the window now. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds one value observed at `timeMs`; true when this value triggered an evaluation (read `status`). */
+  update(x: number, timeMs: number): boolean {
+    if (!Number.isFinite(x)) {
+      this.skipped++;
+      return false;
+    }
+    const reference = this.reference;
+    const values = this.values;
+    const sums = this.sums;
+    const window = this.window;
+    const centre = reference.centre;
+    let head = this.head;
+    if (this.count === window) {
+      const oldest = values[head] as number;
+      const centredOldest = oldest - centre;
+      sums[EVICTED] = (sums[EVICTED] as number) + centredOldest;
+      sums[EVICTED + 1] = (sums[EVICTED + 1] as number) + centredOldest * centredOldest;
+      sums[EVICTED + 2] = (sums[EVICTED + 2] as number) + this.beforeOldest * centredOldest;
+      this.beforeOldest = centredOldest;
+      const evictedBin = reference.binOf(oldest);
+      this.binCounts[evictedBin] = (this.binCounts[evictedBin] as number) - 1;
+    } else this.count++;
+    const centred = x - centre;
+    values[head] = x;
+    if (++head === window) head = 0;
+    this.head = head;
+    sums[FRESH] = (sums[FRESH] as number) + centred;
+    sums[FRESH + 1] = (sums[FRESH + 1] as number) + centred * centred;
+    sums[FRESH + 2] = (sums[FRESH + 2] as number) + this.lastCentred * centred;
+    this.lastCentred = centred;
+    const bin = reference.binOf(x);
+    this.binCounts[bin] = (this.binCounts[bin] as number) + 1;
+    if (++this.blockFill === window) {
+      // the fresh block is exactly the window now: it becomes the previous block, nothing of it evicted yet
+      sums[OLD] = sums[FRESH] as number;
+      sums[OLD + 1] = sums[FRESH + 1] as number;
+      sums[OLD + 2] = sums[FRESH + 2] as number;
+      sums.fill(0, FRESH, OLD);
+      sums.fill(0, EVICTED, EVICTED + 3);
+      this.blockFill = 0;
+    }
+    this.lastTimeMs = timeMs;
+    if (++this.seen % this.every !== 0 || this.count < this.minCount) return false;
+    this.evaluate(timeMs);
+    return true;
+  }
+
+  /** The window's lag-1 autocorrelation Σ(x_t−x̄)(x_{t+1}−x̄) / Σ(x_t−x̄)², O(1); 0 for a constant window. */
+  lag1Autocorrelation(): number {
+    const n = this.count;
+    if (n < 2) return Number.NaN;
+    const sums = this.sums;
+    const s = (sums[FRESH] as number) + ((sums[OLD] as number) - (sums[EVICTED] as number));
+    const q = (sums[FRESH + 1] as number) + ((sums[OLD + 1] as number) - (sums[EVICTED + 1] as number));
+    const pairsWithOldest =
+      (sums[FRESH + 2] as number) + ((sums[OLD + 2] as number) - (sums[EVICTED + 2] as number));
+    const first = (this.values[this.oldestSlot()] as number) - this.reference.centre;
+    // the oldest value's pair links it to the value evicted before it: not a pair of this window
+    const pairs = pairsWithOldest - this.beforeOldest * first;
+    const mean = s / n;
+    const denominator = q - s * mean;
+    if (!(denominator > 1e-12 * q)) return 0;
+    const numerator = pairs - mean * (2 * s - first - this.lastCentred) + (n - 1) * mean * mean;
+    const rho = numerator / denominator;
+    return rho > 1 ? 1 : rho < -1 ? -1 : rho;
+  }
+
+  /** n·(1−ρ₁)/(1+ρ₁), at most n (negative ρ₁ is no evidence of more information about the histogram). */
+  effectiveSampleSize(): number {
+    return effectiveSampleSize(this.count, this.lag1Autocorrelation());
+  }
+
+  /** PSI of the window now, whatever the gate says, O(bins). */
+  currentPsi(): number {
+    return psiOfCounts(this.binCounts, this.count, this.expectedFloored, this.floor);
+  }
+
+  reset(): void {
+    this.values.fill(0);
+    this.binCounts.fill(0);
+    this.sums.fill(0);
+    this.head = 0;
+    this.count = 0;
+    this.seen = 0;
+    this.blockFill = 0;
+    this.beforeOldest = 0;
+    this.lastCentred = 0;
+    this.skipped = 0;
+    this.status = 'warming';
+    this.psi = Number.NaN;
+    this.ess = Number.NaN;
+    this.rho1 = Number.NaN;
+    this.evaluatedAtMs = Number.NaN;
+    this.lastTimeMs = Number.NaN;
+  }
+
+  snapshot(): PsiSnapshot {
+    const values: number[] = [];
+    for (let i = 0, slot = this.oldestSlot(); i < this.count; i++, slot = (slot + 1) % this.window)
+      values.push(this.values[slot] as number);
+    return {
+      kind: 'mlfp.drift.psi',
+      version: 1,
+      reference: this.reference.fingerprint,
+      window: this.window,
+      minCount: this.minCount,
+      every: this.every,
+      minEss: this.minEss,
+      warn: this.warn,
+      alert: this.alert,
+      floor: this.floor,
+      seen: this.seen,
+      skipped: this.skipped,
+      values,
+      sums: Array.from(this.sums),
+      beforeOldest: this.beforeOldest,
+      status: this.status,
+      psi: encodeNumber(this.psi),
+      ess: encodeNumber(this.ess),
+      rho1: encodeNumber(this.rho1),
+      evaluatedAtMs: encodeNumber(this.evaluatedAtMs),
+      lastTimeMs: encodeNumber(this.lastTimeMs),
+    };
+  }
+
+  /** Rebuilds a detector from `snapshot()` taken against the same reference; snapshot_invalid names the bad field. */
+  static restore(snapshot: unknown, reference: BinnedReference): PsiDetector {
+    const reader: SnapshotReader = new SnapshotReader(snapshot, 'mlfp.drift.psi', 1);
+    const record = snapshot as Record<string, unknown>;
+    if (record['reference'] !== reference.fingerprint)
+      reader.fail('reference', `taken against another reference (expected ${reference.fingerprint})`);
+    const window = reader.integer('window', 2, MAX_WINDOW);
+    const options: PsiOptions = {
+      window,
+      minCount: reader.integer('minCount', 2, window),
+      every: reader.integer('every', 1, MAX_WINDOW),
+      minEss: reader.finite('minEss', 0, MAX_WINDOW),
+      warn: reader.finite('warn', 0, 100),
+      alert: reader.finite('alert', 0, 100),
+      floor: reader.finite('floor', 0, 0.01),
+    };
+    let detector: PsiDetector;
+    try {
+      detector = new PsiDetector(reference, options);
+    } catch (error) {
+      throw asSnapshotError('mlfp.drift.psi', error);
+    }
+    const seen = reader.integer('seen', 0);
+    const count = Math.min(seen, window);
+    const raw = record['values'];
+    if (!Array.isArray(raw) || raw.length !== count)
+      reader.fail('values', `expected ${count} finite numbers (min(seen, window))`);
+    for (let i = 0; i < count; i++) {
+      const x = raw[i] as unknown;
+      if (typeof x !== 'number' || !Number.isFinite(x)) reader.fail('values', `element ${i} is not finite`);
+      detector.values[i] = x;
+      const bin = reference.binOf(x);
+      detector.binCounts[bin] = (detector.binCounts[bin] as number) + 1;
+    }
+    detector.count = count;
+    detector.head = count % window;
+    detector.seen = seen;
+    detector.blockFill = seen % window;
+    detector.skipped = reader.integer('skipped', 0);
+    reader.numbers('sums', 9, detector.sums);
+    for (let i = 0; i < 9; i++)
+      if (!Number.isFinite(detector.sums[i])) reader.fail('sums', `element ${i} is not finite`);
+    detector.beforeOldest = reader.finite('beforeOldest', -Number.MAX_VALUE, Number.MAX_VALUE);
+    detector.lastCentred = count === 0 ? 0 : (detector.values[count - 1] as number) - reference.centre;
+    if (seen <= window && detector.beforeOldest !== 0)
+      reader.fail('beforeOldest', 'must be 0 while nothing was evicted');
+    if (seen < window && detector.sums.some((v, i) => i >= OLD && v !== 0))
+      reader.fail('sums', 'a window never filled has no previous block');
+    if (!detector.sumsMatchWindow()) reader.fail('sums', 'do not match the window values');
+    detector.status = reader.choice('status', STATUSES);
+    detector.psi = reader.number('psi');
+    detector.ess = reader.number('ess');
+    detector.rho1 = reader.number('rho1');
+    detector.evaluatedAtMs = reader.number('evaluatedAtMs');
+    detector.lastTimeMs = reader.number('lastTimeMs');
+    return detector;
+  }
+
+  private oldestSlot(): number {
+    const slot = this.head - this.count;
+    return slot < 0 ? slot + this.window : slot;
+  }
+
+  private evaluate(timeMs: number): void {
+    const rho = this.lag1Autocorrelation();
+    const ess = effectiveSampleSize(this.count, rho);
+    this.rho1 = rho;
+    this.ess = ess;
+    this.evaluatedAtMs = timeMs;
+    if (!(ess >= this.minEss)) {
+      this.psi = Number.NaN;
+      this.status = 'gated';
+      return;
+    }
+    const psi = psiOfCounts(this.binCounts, this.count, this.expectedFloored, this.floor);
+    this.psi = psi;
+    this.status = psi >= this.alert ? 'alert' : psi >= this.warn ? 'warn' : 'ok';
+  }
+
+  /** Restore's consistency check: the stored sums equal a recomputation from the window (to rounding). */
+  private sumsMatchWindow(): boolean {
+    const centre = this.reference.centre;
+    let s = 0;
+    let q = 0;
+    let p = 0;
+    let previous = this.beforeOldest;
+    for (let i = 0; i < this.count; i++) {
+      const d = (this.values[i] as number) - centre;
+      s += d;
+      q += d * d;
+      p += previous * d;
+      previous = d;
+    }
+    const sums = this.sums;
+    const close = (stored: number, exact: number, scale: number): boolean =>
+      Math.abs(stored - exact) <= 1e-9 * (scale + 1);
+    return (
+      close((sums[FRESH] as number) + (sums[OLD] as number) - (sums[EVICTED] as number), s, q) &&
+      close((sums[FRESH + 1] as number) + (sums[OLD + 1] as number) - (sums[EVICTED + 1] as number), q, q) &&
+      close((sums[FRESH + 2] as number) + (sums[OLD + 2] as number) - (sums[EVICTED + 2] as number), p, q)
+    );
+  }
+}
+
+/** n·(1−ρ₁)/(1+ρ₁), capped at n; NaN for n < 2. */
+export function effectiveSampleSize(n: number, rho1: number): number {
+  if (!(n >= 2) || Number.isNaN(rho1)) return Number.NaN;
+  if (rho1 <= 0) return n;
+  return (n * (1 - rho1)) / (1 + rho1);
+}
+
+/** Σ (a−e)·ln(a/e) over bins, a = max(count/n, floor), e = the (already floored) expected share. */
+export function psiOfCounts(
+  counts: ArrayLike<number>,
+  n: number,
+  expectedFloored: ArrayLike<number>,
+  floor: number,
+): number {
+  let psi = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const actual = Math.max((counts[i] as number) / n, floor);
+    const expected = expectedFloored[i] as number;
+    psi += (actual - expected) * Math.log(actual / expected);
+  }
+  return psi;
+}
+
+/** Batch PSI of values[0..length) against a reference (for calibration), same arithmetic as the detector. */
+export function psiStatistic(
+  reference: BinnedReference,
+  values: ArrayLike<number>,
+  length = values.length,
+  floor: number = PSI_DEFAULTS.floor,
+): number {
+  const counts = new Int32Array(reference.bins);
+  let n = 0;
+  for (let i = 0; i < length; i++) {
+    const x = values[i] as number;
+    if (!Number.isFinite(x)) continue;
+    const bin = reference.binOf(x);
+    counts[bin] = (counts[bin] as number) + 1;
+    n++;
+  }
+  return psiOfCounts(
+    counts,
+    n,
+    reference.expected.map((e) => Math.max(e, floor)),
+    floor,
+  );
+}

@@ -79,7 +79,6 @@ export function measureHub(plan: FanoutPlan, messagesPerRun = 20_000, runs = 5):
     conflated: () => undefined,
     lagged: () => undefined,
     slowConsumerClosed: () => undefined,
-    dropped: () => undefined,
   };
   const hub = (subscribe: boolean): SignalHub => {
     const signalHub = new SignalHub({ ringSize: 10_000, columns: FEATURE_COLUMNS });

@@ -9,7 +9,6 @@ export class ApiMetrics {
   readonly refused: Counter<'reason'>;
   readonly messages: Counter<'channel'>;
   readonly bytes: Counter;
-  readonly dropped: Counter;
   /** bytes handed to clients so far; the server sets it (summed at scrape time, not per frame) */
   sentBytes: () => number = () => 0;
   readonly conflated: Counter<'channel'>;
@@ -47,11 +46,6 @@ export class ApiMetrics {
         this.reset();
         this.inc(sent());
       },
-    });
-    this.dropped = new Counter({
-      name: 'mlfp_api_dropped_total',
-      help: 'data messages not queued for a client past its hard byte budget (it is closed; it resumes with since)',
-      registers,
     });
     this.conflated = new Counter({
       name: 'mlfp_api_conflated_total',

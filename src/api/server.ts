@@ -278,7 +278,6 @@ export class ApiServer {
         conflated: (channel) => metrics.conflated.inc({ channel }),
         lagged: () => metrics.lagNotices.inc(),
         slowConsumerClosed: () => metrics.slowConsumerCloses.inc(),
-        dropped: () => metrics.dropped.inc(),
       },
       now,
     );

@@ -3,8 +3,8 @@
 // send() to its callback (what the kernel has not taken yet, not ws's bufferedAmount alone). Past the soft
 // budget, conflatable channels keep only the latest frame per key until the backlog drains; bars and alerts
 // are always queued. Past the hard budget the client gets one `lag` notice; still past it after lagGraceMs,
-// the connection is closed with 4008 (slow consumer), terminated if it cannot even take the close frame; past
-// the hard budget no more data is queued, so one client's memory stays under hardBytes plus one frame.
+// the connection is closed with 4008 (slow consumer), terminated if it cannot even take the close frame. A
+// client's queue is thus bounded by hardBytes plus what arrives for it during lagGraceMs.
 
 import type { Principal } from '../security/token-verifier.js';
 import { conflatable, type Channel } from './channels.js';
@@ -35,8 +35,6 @@ export interface SessionEvents {
   conflated(channel: Channel): void;
   lagged(): void;
   slowConsumerClosed(): void;
-  /** a data frame not queued because the client is past its hard budget */
-  dropped(): void;
 }
 
 export interface Subscription {
@@ -95,13 +93,6 @@ export class Session {
   /** A data frame of `channel`; `key` is its conflation key. */
   deliver(channel: Channel, key: string, frame: Buffer): void {
     if (this.closed) return;
-    if (this.bytesInFlight > this.limits.hardBytes) {
-      // past the hard budget nothing more is queued (memory stays bounded); the client is told it lags and is
-      // closed after lagGraceMs, and resumes with `since` from its last message
-      this.events.dropped();
-      this.checkLag();
-      return;
-    }
     if (this.bytesInFlight > this.limits.softBytes && conflatable(channel)) {
       const slot = `${channel}|${key}`;
       if (this.conflated.has(slot)) this.events.conflated(channel);

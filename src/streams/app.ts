@@ -233,10 +233,10 @@ export async function runApp(config: EngineConfig, io: AppIo, deps: AppDependenc
       `dashboard ${api.url} · WebSocket ${api.url.replace(/^http/u, 'ws')}v1/ws · REST ${api.url}v1/ (OpenAPI ${api.url}v1/openapi.json)`,
     );
   }
-  // with Kafka outputs, the API serves every instance's outputs, read back from the output topics; else what
-  // this process computes, handed over by the delivery like any sink
+  // with Kafka outputs, the API serves every instance's outputs, read back from the output topics; else (no
+  // Kafka outputs, or sinks replaced by the caller) what this process computes, handed over like any sink
   reader =
-    kafka !== undefined && api !== undefined && config.outputs.kafka.enabled
+    kafka !== undefined && api !== undefined && config.outputs.kafka.enabled && deps.sinks === undefined
       ? apiOutputReader(config, kafka, api, local!, parts.onEvent)
       : undefined;
   const extraSinks =

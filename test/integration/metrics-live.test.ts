@@ -35,7 +35,6 @@ const KAFKA_STILL = new Set([
   'mlfp_api_conflated_total',
   'mlfp_api_lag_notices_total',
   'mlfp_api_slow_consumer_closes_total',
-  'mlfp_api_dropped_total',
 ]);
 
 /** Small byte budgets, so that one stalled client goes through conflation, the lag notice and the close. */

@@ -16,7 +16,7 @@
 
 import { SnapshotReader, encodeNumber, type SnapshotNumber } from '../../indicators/snapshot-codec.js';
 import { MlfpError } from '../../errors.js';
-import { asSnapshotError, checkInteger, checkNumber } from './checks.js';
+import { checkInteger, checkNumber, readWindowSnapshot, restoredWith } from './checks.js';
 import { fingerprint, type BinnedReference } from './reference.js';
 
 /** What a KS window is compared with: buckets where the reference CDF is constant, and each bucket's mass. */
@@ -330,21 +330,13 @@ export class KsDetector {
   static restore(snapshot: unknown, reference: KsReference): KsDetector {
     const reader: SnapshotReader = new SnapshotReader(snapshot, 'mlfp.drift.ks', 1);
     const record = snapshot as Record<string, unknown>;
-    if (record['reference'] !== reference.fingerprint)
-      reader.fail('reference', `taken against another reference (expected ${reference.fingerprint})`);
-    const window = reader.integer('window', 2, MAX_WINDOW);
+    const base = readWindowSnapshot(reader, snapshot, reference.fingerprint, MAX_WINDOW);
+    const window = base.window;
     const options: KsOptions = {
-      window,
-      minCount: reader.integer('minCount', 2, window),
-      every: reader.integer('every', 1, MAX_WINDOW),
+      ...base,
       cut: reader.finite('cut', 0, 1e6),
     };
-    let detector: KsDetector;
-    try {
-      detector = new KsDetector(reference, options);
-    } catch (error) {
-      throw asSnapshotError('mlfp.drift.ks', error);
-    }
+    const detector = restoredWith('mlfp.drift.ks', () => new KsDetector(reference, options));
     const seen = reader.integer('seen', 0);
     const count = Math.min(seen, window);
     const raw = record['buckets'];

@@ -4,7 +4,7 @@
 // O(log bins) per value (one bin search in, one out), no allocation; the caller passes each value's time.
 
 import { SnapshotReader, encodeNumber, type SnapshotNumber } from '../../indicators/snapshot-codec.js';
-import { asSnapshotError, checkInteger, checkNumber } from './checks.js';
+import { checkInteger, checkNumber, readWindowSnapshot, restoredWith } from './checks.js';
 import type { BinnedReference } from './reference.js';
 
 export interface PsiOptions {
@@ -265,24 +265,16 @@ export class PsiDetector {
   static restore(snapshot: unknown, reference: BinnedReference): PsiDetector {
     const reader: SnapshotReader = new SnapshotReader(snapshot, 'mlfp.drift.psi', 1);
     const record = snapshot as Record<string, unknown>;
-    if (record['reference'] !== reference.fingerprint)
-      reader.fail('reference', `taken against another reference (expected ${reference.fingerprint})`);
-    const window = reader.integer('window', 2, MAX_WINDOW);
+    const base = readWindowSnapshot(reader, snapshot, reference.fingerprint, MAX_WINDOW);
+    const window = base.window;
     const options: PsiOptions = {
-      window,
-      minCount: reader.integer('minCount', 2, window),
-      every: reader.integer('every', 1, MAX_WINDOW),
+      ...base,
       minEss: reader.finite('minEss', 0, MAX_WINDOW),
       warn: reader.finite('warn', 0, 100),
       alert: reader.finite('alert', 0, 100),
       floor: reader.finite('floor', 0, 0.01),
     };
-    let detector: PsiDetector;
-    try {
-      detector = new PsiDetector(reference, options);
-    } catch (error) {
-      throw asSnapshotError('mlfp.drift.psi', error);
-    }
+    const detector = restoredWith('mlfp.drift.psi', () => new PsiDetector(reference, options));
     const seen = reader.integer('seen', 0);
     const count = Math.min(seen, window);
     const raw = record['values'];

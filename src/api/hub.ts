@@ -85,8 +85,6 @@ export class SignalHub {
   /** this hub's epoch: a seq is meaningful only with it (a restarted or other instance has another) */
   readonly epoch = randomUUID();
   private readonly channels = new Map<Channel, ChannelState>();
-  /** messages published per channel (metrics) */
-  readonly published = new Map<Channel, number>();
 
   /** subscriptions replaying from Kafka: live messages wait here until the replay is out */
   private readonly buffering = new Map<Subscription, Pending[]>();
@@ -125,7 +123,6 @@ export class SignalHub {
     const symbol = recordSymbol(channel, record);
     const model = modelOf(channel, record);
     state.ring.push({ seq, symbol, model, frame });
-    this.published.set(channel, (this.published.get(channel) ?? 0) + 1);
     this.options.onPublish?.(channel);
     if (state.entries.size === 0) return;
     const key = conflationKey(channel, record);
@@ -307,13 +304,6 @@ export class SignalHub {
   remove(session: Session): void {
     for (const channel of session.subscriptions.keys()) this.unindex(this.channels.get(channel)!, session);
     session.subscriptions.clear();
-  }
-
-  /** Connected sessions subscribed to anything (metrics). */
-  get subscriberCount(): number {
-    const all = new Set<Session>();
-    for (const state of this.channels.values()) for (const session of state.entries.keys()) all.add(session);
-    return all.size;
   }
 
   /** Latest value per key, as snapshot frames at the channel's head (the position a client resumes from). */

@@ -3,7 +3,13 @@
 // delay after a +0.5σ and +1σ mean shift, variance ×2, and +10 points of error rate (Page-Hinkley).
 // Harness targets are small so a run takes minutes: ERT 2,000 evaluations (KS, every 50 values) and 2,000
 // values (Page-Hinkley); production budgets give β near 1e-6, reached by the same tail extrapolation.
+// Then replays of quiet synthetic history (benchmarks/lib/drift-replay.ts): the synthetic market through the
+// engine's bars and FeatureEngine, 8 symbols pooled per model as ModelDrift runs them, reference deciles from
+// one long replay; the model-level run length to a false alarm of ModelDrift's calibrated KS detectors
+// against a target of --replay-target evaluation rounds (100 by default, about 3.2 alarms a week for 8
+// symbols of 5m bars, so 200 replays fit in minutes), PSI's warn/alert rates, and detection delays.
 // Run: npm run build && node dist/benchmarks/drift-harness.js [--runs 200] [--target 2000] [--seed 19]
+//      [--replays 200] [--replay-target 100]
 
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -25,6 +31,17 @@ import {
   type BootstrapCut,
   type RunLengthRow,
 } from '../src/monitoring/drift/index.js';
+import {
+  ALL_INPUTS,
+  fitReference,
+  measureCalibrationCost,
+  replayRun,
+  SCALE_FREE_INPUTS,
+  type CalibrationCost,
+  type FittedReference,
+  type InjectedChange,
+  type ReplayRunResult,
+} from './lib/drift-replay.js';
 import { machineInfo } from './lib/machine.js';
 import { median } from './lib/measure.js';
 import { formatTable, writeResults } from './lib/results.js';
@@ -56,6 +73,16 @@ const ERROR_SHIFT = 0.1;
 const ERROR_CUT_BEFORE = -0.12566134685507402;
 const ERROR_CUT_AFTER = 0.12566134685507402;
 const PH_DELTA = ERROR_SHIFT / 2;
+/** replays of quiet synthetic history: how many, and the model-level target run length in evaluation rounds */
+const REPLAYS = argument('replays', 200);
+const REPLAY_TARGET = argument('replay-target', 100);
+const REPLAY_SYMBOLS = 8;
+/** delay runs per (input, change) and all-columns runs: an eighth of the quiet replays (minutes, not hours) */
+const REPLAY_SIDE_RUNS = Math.max(10, Math.floor(REPLAYS / 8));
+const REPLAY_REFERENCE = { symbols: 64, barsPerSymbol: 1_500 };
+/** 5m bars: 2,016 per symbol-week (24/7), pooled over the symbols, evaluated every 50 values */
+const REPLAY_EVALUATIONS_PER_WEEK = (2_016 * REPLAY_SYMBOLS) / EVERY;
+const REPLAY_DELAY_INPUTS = ['returns', 'rsi_14'] as const;
 const PH_THRESHOLDS = [1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];
 
 const NORMAL_DECILES = [
@@ -99,7 +126,8 @@ function seedOf(...parts: number[]): number {
 
 interface RunLengthSummary {
   detector: string;
-  phi: number;
+  /** null: a replay configuration */
+  phi: number | null;
   target: number | null;
   unit: 'evaluations' | 'values';
   cut: number | null;
@@ -116,7 +144,7 @@ interface RunLengthSummary {
 
 function summarise(
   detector: string,
-  phi: number,
+  phi: number | null,
   target: number | null,
   unit: RunLengthSummary['unit'],
   cut: number | null,
@@ -142,7 +170,7 @@ function summarise(
 
 interface DelaySummary {
   detector: string;
-  phi: number;
+  phi: number | null;
   change: string;
   /** runs where the detector alarmed before the change (excluded) */
   falseBefore: number;
@@ -154,7 +182,7 @@ interface DelaySummary {
 
 function delaySummary(
   detector: string,
-  phi: number,
+  phi: number | null,
   change: string,
   delays: number[],
   falseBefore: number,
@@ -398,24 +426,109 @@ function runConfiguration(phiIndex: number): ConfigurationResult {
   return { runLengths, delays, calibrations };
 }
 
-/** Runs the configurations on worker threads (one per φ, as many at once as there are cores). */
-async function runAll(): Promise<ConfigurationResult[]> {
-  const results: ConfigurationResult[] = [];
-  const parallel = Math.max(1, Math.min(PHIS.length, availableParallelism()));
+type Job =
+  | { kind: 'phi'; phiIndex: number }
+  | { kind: 'replay'; part: 'quiet' | 'all-columns'; from: number; to: number }
+  | { kind: 'replay-delay'; changeIndex: number; input: string; from: number; to: number };
+
+type JobResult =
+  | { kind: 'phi'; result: ConfigurationResult }
+  | { kind: 'replay'; part: 'quiet' | 'all-columns'; runs: ReplayRunResult[] }
+  | { kind: 'replay-delay'; changeIndex: number; input: string; runs: ReplayRunResult[] };
+
+const REPLAY_CHANGES: ReadonlyArray<{ name: string; apply: InjectedChange['apply'] }> = [
+  { name: '+0.5σ', apply: (x, m) => x + 0.5 * m.std },
+  { name: '+1σ', apply: (x, m) => x + m.std },
+  { name: 'var ×2', apply: (x, m) => m.mean + (x - m.mean) * Math.SQRT2 },
+];
+
+function replayOptions(): { alarmsPerWeek: number; expectedSymbols: number } {
+  return { alarmsPerWeek: REPLAY_EVALUATIONS_PER_WEEK / REPLAY_TARGET, expectedSymbols: REPLAY_SYMBOLS };
+}
+
+function runJob(job: Job, reference: FittedReference | undefined): JobResult {
+  if (job.kind === 'phi') return { kind: 'phi', result: runConfiguration(job.phiIndex) };
+  const started = Date.now();
+  const fitted = reference as FittedReference;
+  const runs: ReplayRunResult[] = [];
+  for (let run = job.from; run < job.to; run++) {
+    if (job.kind === 'replay')
+      runs.push(
+        replayRun({
+          reference: fitted,
+          inputs: job.part === 'quiet' ? SCALE_FREE_INPUTS : ALL_INPUTS,
+          options: replayOptions(),
+          seed: seedOf(job.part === 'quiet' ? 2_000 : 4_000, run),
+          symbols: REPLAY_SYMBOLS,
+          valuesAfterCalibration: NULL_CAP_FACTOR * REPLAY_TARGET * EVERY,
+        }),
+      );
+    else {
+      const seed = seedOf(3_000, job.changeIndex, REPLAY_DELAY_INPUTS.indexOf(job.input as never), run);
+      const change = REPLAY_CHANGES[job.changeIndex]!;
+      const changeAfter = WINDOW + Math.floor(new Random(seed).uniform() * WINDOW);
+      runs.push(
+        replayRun({
+          reference: fitted,
+          inputs: SCALE_FREE_INPUTS,
+          options: replayOptions(),
+          seed,
+          symbols: REPLAY_SYMBOLS,
+          valuesAfterCalibration: changeAfter + DELAY_CAP,
+          changeAfter,
+          change: { input: job.input, name: change.name, apply: change.apply },
+          stopOnDetection: true,
+        }),
+      );
+    }
+  }
+  const label = job.kind === 'replay' ? job.part : `${job.input} ${REPLAY_CHANGES[job.changeIndex]!.name}`;
+  console.error(
+    `replays ${label} ${job.from}–${job.to} done in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  );
+  return job.kind === 'replay'
+    ? { kind: 'replay', part: job.part, runs }
+    : { kind: 'replay-delay', changeIndex: job.changeIndex, input: job.input, runs };
+}
+
+/** The jobs, longest first: the φ configurations, then replay chunks small enough to balance two cores. */
+function jobs(): Job[] {
+  const list: Job[] = PHIS.map((_, phiIndex) => ({ kind: 'phi' as const, phiIndex }));
+  if (REPLAYS === 0) return list;
+  const chunk = Math.max(1, Math.ceil(REPLAYS / 8));
+  for (let from = 0; from < REPLAYS; from += chunk)
+    list.push({ kind: 'replay', part: 'quiet', from, to: Math.min(REPLAYS, from + chunk) });
+  const sideChunk = Math.max(1, Math.ceil(REPLAY_SIDE_RUNS / 2));
+  for (let from = 0; from < REPLAY_SIDE_RUNS; from += sideChunk)
+    list.push({
+      kind: 'replay',
+      part: 'all-columns',
+      from,
+      to: Math.min(REPLAY_SIDE_RUNS, from + sideChunk),
+    });
+  for (const input of REPLAY_DELAY_INPUTS)
+    for (let changeIndex = 0; changeIndex < REPLAY_CHANGES.length; changeIndex++)
+      list.push({ kind: 'replay-delay', changeIndex, input, from: 0, to: REPLAY_SIDE_RUNS });
+  return list;
+}
+
+/** Runs the jobs on worker threads, as many at once as there are cores. */
+async function runAll(list: readonly Job[], reference: FittedReference | undefined): Promise<JobResult[]> {
+  const results: JobResult[] = [];
+  const parallel = Math.max(1, Math.min(list.length, availableParallelism()));
   let next = 0;
   const runNext = async (): Promise<void> => {
-    while (next < PHIS.length) {
-      const phiIndex = next++;
-      results[phiIndex] = await new Promise<ConfigurationResult>((resolve, reject) => {
+    while (next < list.length) {
+      const index = next++;
+      results[index] = await new Promise<JobResult>((resolve, reject) => {
         const worker = new Worker(new URL(import.meta.url), {
-          workerData: { phiIndex },
+          workerData: { job: list[index], reference },
           argv: process.argv.slice(2),
         });
-        worker.once('message', (result: ConfigurationResult) => resolve(result));
+        worker.once('message', (result: JobResult) => resolve(result));
         worker.once('error', reject);
         worker.once('exit', (code) => {
-          if (code !== 0)
-            reject(new Error(`drift-harness worker for φ index ${phiIndex} exited with ${code}`));
+          if (code !== 0) reject(new Error(`drift-harness worker for job ${index} exited with ${code}`));
         });
       });
     }
@@ -424,11 +537,119 @@ async function runAll(): Promise<ConfigurationResult[]> {
   return results;
 }
 
+/** Values to rounds of evaluations (every EVERY values), at least 1; −1 (none) counts as the cap. */
+function roundsOf(values: number, cap: number): number {
+  return values < 0 ? cap : Math.min(cap, Math.max(1, Math.ceil(values / EVERY)));
+}
+
+interface ReplaySummary {
+  runLengths: RunLengthSummary[];
+  delays: DelaySummary[];
+  allColumns: Array<{ series: string; ksAlarmShare: number; psiAlertShare: number }>;
+  gateReadable: number;
+  calibratedAtMedian: number;
+  /** per quiet replay, its longest feeding call: median and max over replays */
+  longestCallMs: { median: number; max: number };
+}
+
+function summariseReplays(results: readonly JobResult[]): ReplaySummary {
+  const cap = NULL_CAP_FACTOR * REPLAY_TARGET;
+  const quiet = results.flatMap((r) => (r.kind === 'replay' && r.part === 'quiet' ? r.runs : []));
+  const wide = results.flatMap((r) => (r.kind === 'replay' && r.part === 'all-columns' ? r.runs : []));
+  const label = `ModelDrift ${SCALE_FREE_INPUTS.length + 1} series`;
+  const runLengths = [
+    summarise(
+      `${label}: KS`,
+      null,
+      REPLAY_TARGET,
+      'evaluations',
+      null,
+      quiet.map((r) => roundsOf(r.firstKs, cap)),
+      cap,
+    ),
+    summarise(
+      `${label}: PSI ≥0.1`,
+      null,
+      null,
+      'evaluations',
+      0.1,
+      quiet.map((r) => roundsOf(r.firstPsiWarn, cap)),
+      cap,
+    ),
+    summarise(
+      `${label}: PSI ≥0.25`,
+      null,
+      null,
+      'evaluations',
+      0.25,
+      quiet.map((r) => roundsOf(r.firstPsiAlert, cap)),
+      cap,
+    ),
+    summarise(
+      `all 16 columns + output: KS`,
+      null,
+      REPLAY_TARGET,
+      'evaluations',
+      null,
+      wide.map((r) => roundsOf(r.firstKs, cap)),
+      cap,
+    ),
+  ];
+  const gateSamples = quiet.reduce((a, r) => a + r.gateSamples, 0);
+  const gateReadable = gateSamples === 0 ? 0 : quiet.reduce((a, r) => a + r.gateReadable, 0) / gateSamples;
+  runLengths[1]!.gatePassed = gateReadable;
+  runLengths[2]!.gatePassed = gateReadable;
+  const keys = [...ALL_INPUTS.map((name) => `input:${name}`), 'output:p_up'];
+  const allColumns = keys.map((series) => ({
+    series,
+    ksAlarmShare: wide.filter((r) => r.ksAlerted.includes(series)).length / Math.max(1, wide.length),
+    psiAlertShare: wide.filter((r) => r.psiAlerted.includes(series)).length / Math.max(1, wide.length),
+  }));
+  const delays: DelaySummary[] = [];
+  for (const result of results) {
+    if (result.kind !== 'replay-delay') continue;
+    const clean = result.runs.filter((r) => !r.falseBeforeChange);
+    const summary = delaySummary(
+      `ModelDrift ${result.input}`,
+      null,
+      REPLAY_CHANGES[result.changeIndex]!.name,
+      clean.map((r) => (r.delay < 0 ? DELAY_CAP : r.delay)),
+      result.runs.length - clean.length,
+    );
+    delays.push(summary);
+  }
+  const calibrated = quiet.map((r) => r.calibratedAt).filter((v) => v >= 0);
+  return {
+    runLengths,
+    delays,
+    allColumns,
+    gateReadable,
+    calibratedAtMedian: calibrated.length === 0 ? Number.NaN : median(calibrated),
+    longestCallMs: {
+      median: quiet.length === 0 ? Number.NaN : median(quiet.map((r) => r.maxCallMs)),
+      max: Math.max(0, ...quiet.map((r) => r.maxCallMs)),
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
-  const results = await runAll();
-  const runLengths = results.flatMap((result) => result.runLengths);
-  const delays = results.flatMap((result) => result.delays);
+  let reference: FittedReference | undefined;
+  let calibrationCost: CalibrationCost | undefined;
+  if (REPLAYS > 0) {
+    reference = fitReference(seedOf(1_000), REPLAY_REFERENCE.symbols, REPLAY_REFERENCE.barsPerSymbol);
+    calibrationCost = measureCalibrationCost(reference, REPLAY_SYMBOLS, seedOf(5_000));
+    console.error(
+      `reference: ${reference.vectors} vectors; calibration ${calibrationCost.medianMs.toFixed(1)} ms median, ` +
+        `${calibrationCost.maxMs.toFixed(1)} ms max per series (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+    );
+  }
+  const list = jobs();
+  const jobResults = await runAll(list, reference);
+  const results = jobResults.flatMap((r) => (r.kind === 'phi' ? [r.result] : []));
+  const replay = REPLAYS > 0 ? summariseReplays(jobResults) : undefined;
+  const runLengths = [...results.flatMap((result) => result.runLengths), ...(replay?.runLengths ?? [])];
+  const delays = [...results.flatMap((result) => result.delays), ...(replay?.delays ?? [])];
   const calibrations = results.flatMap((result) => result.calibrations);
   const changes = [{ name: '+0.5σ' }, { name: '+1σ' }, { name: 'var ×2' }];
 
@@ -442,16 +663,18 @@ async function main(): Promise<void> {
 
   const fmt = (x: number | null, digits = 0): string => (x === null ? '—' : x.toFixed(digits));
   console.log(
-    `\nMean run length to a false alarm (${RUNS} seeded runs each; runs censored at ${NULL_CAP_FACTOR}× target, so a mean with censored runs is a lower bound)\n`,
+    `\nMean run length to a false alarm (${RUNS} seeded runs each, ${REPLAYS} quiet replays and ${REPLAY_SIDE_RUNS} all-columns replays; runs censored at ${NULL_CAP_FACTOR}× target, so a mean with censored runs is a lower bound)\n`,
   );
   console.log(
     formatTable(
       ['detector', 'φ', 'cut', 'target', 'mean ± se', 'median', 'censored', '≥ target', 'ESS gate passed'],
       runLengths.map((r) => [
         r.detector,
-        String(r.phi),
+        r.phi === null ? 'replay' : String(r.phi),
         fmt(r.cut, 3),
-        r.target === null ? 'fixed cut' : `${r.target} ${r.unit === 'values' ? 'val' : 'ev'}`,
+        r.target === null
+          ? 'fixed cut'
+          : `${r.target} ${r.unit === 'values' ? 'val' : r.phi === null ? 'rounds' : 'ev'}`,
         `${fmt(r.mean)} ± ${fmt(r.standardError)}`,
         fmt(r.median),
         `${r.censored}/${r.runs}`,
@@ -464,7 +687,8 @@ async function main(): Promise<void> {
     `\nDetection delay in values after the change (mean / median over detected runs; detected within ${DELAY_CAP} values)\n`,
   );
   const changeNames = [...changes.map((c) => c.name), '+10 pt errors'];
-  const detectorsAndPhis = [...new Set(delays.map((d) => `${d.detector}|${d.phi}`))];
+  const phiLabel = (phi: number | null): string => (phi === null ? 'replay' : String(phi));
+  const detectorsAndPhis = [...new Set(delays.map((d) => `${d.detector}|${phiLabel(d.phi)}`))];
   console.log(
     formatTable(
       ['detector', 'φ', ...changeNames],
@@ -475,7 +699,7 @@ async function main(): Promise<void> {
           phi,
           ...changeNames.map((change) => {
             const d = delays.find(
-              (x) => x.detector === detector && String(x.phi) === phi && x.change === change,
+              (x) => x.detector === detector && phiLabel(x.phi) === phi && x.change === change,
             );
             if (d === undefined) return '';
             if (d.detected === 0) return `none of ${d.runs}`;
@@ -486,13 +710,38 @@ async function main(): Promise<void> {
       }),
     ),
   );
+  if (replay !== undefined && calibrationCost !== undefined) {
+    console.log(
+      `\nReplays: ${REPLAY_SYMBOLS} symbols pooled, delays in pooled values (÷ ${REPLAY_SYMBOLS} = bars); ` +
+        `PSI readable (ESS gate passed) in ${(100 * replay.gateReadable).toFixed(1)}% of PSI states; ` +
+        `calibrated after ${replay.calibratedAtMedian} values (median)`,
+    );
+    console.log(
+      `KS calibration (5,000 values, 2,000 replicates, window 1,000): ${calibrationCost.medianMs.toFixed(1)} ms median, ` +
+        `${calibrationCost.maxMs.toFixed(1)} ms max per series, ${calibrationCost.totalMs.toFixed(0)} ms for ${calibrationCost.series} series; ` +
+        `longest feeding call per quiet replay (one calibration at most per call): median ${replay.longestCallMs.median.toFixed(1)} ms, max ${replay.longestCallMs.max.toFixed(1)} ms`,
+    );
+    console.log(
+      `\nAll 16 columns + output, share of ${REPLAY_SIDE_RUNS} quiet replays with an alarm within ${NULL_CAP_FACTOR * REPLAY_TARGET} rounds\n`,
+    );
+    console.log(
+      formatTable(
+        ['series', 'KS alarm', 'PSI ≥0.25'],
+        replay.allColumns.map((row) => [
+          row.series,
+          `${(100 * row.ksAlarmShare).toFixed(0)}%`,
+          `${(100 * row.psiAlertShare).toFixed(0)}%`,
+        ]),
+      ),
+    );
+  }
   const seconds = (Date.now() - started) / 1000;
   const path = writeResults('drift-harness', {
     benchmark: 'drift-harness',
     date: new Date().toISOString(),
     machine: machineInfo(),
     seconds,
-    command: `node dist/benchmarks/drift-harness.js --runs ${RUNS} --target ${TARGET} --seed ${SEED}`,
+    command: `node dist/benchmarks/drift-harness.js --runs ${RUNS} --target ${TARGET} --seed ${SEED} --replays ${REPLAYS} --replay-target ${REPLAY_TARGET}`,
     config: {
       runs: RUNS,
       targetErt: { ks: `${TARGET} evaluations (every ${EVERY} values)`, pageHinkley: `${TARGET} values` },
@@ -510,14 +759,43 @@ async function main(): Promise<void> {
       errorRate: ERROR_RATE,
       pageHinkleyDelta: PH_DELTA,
       psi: { minEss: 500, warn: 0.1, alert: 0.25 },
+      replay: {
+        replays: REPLAYS,
+        sideRuns: REPLAY_SIDE_RUNS,
+        symbols: REPLAY_SYMBOLS,
+        targetRounds: REPLAY_TARGET,
+        note: 'model-level target: evaluation rounds (every 50 pooled values) to the first KS false alarm of any series; ModelDrift defaults otherwise (windows 1,000, calibration 5,000 values, 2,000 replicates)',
+        modelDriftOptions: replayOptions(),
+        evaluationsPerWeek: REPLAY_EVALUATIONS_PER_WEEK,
+        scaleFreeInputs: SCALE_FREE_INPUTS,
+        delayInputs: REPLAY_DELAY_INPUTS,
+        reference:
+          reference === undefined
+            ? null
+            : { seed: reference.seed, symbols: reference.symbols, vectors: reference.vectors },
+      },
     },
     runLengths,
     delays,
     calibrations,
     budgetExample: { series: 17, symbols: 1_000, statistics: 2, alarmsPerWeek: 1, groups: budget },
+    replay:
+      replay === undefined
+        ? null
+        : {
+            allColumns: replay.allColumns,
+            psiReadable: replay.gateReadable,
+            calibratedAtMedian: replay.calibratedAtMedian,
+            longestFeedingCallMs: replay.longestCallMs,
+            calibrationCost: calibrationCost ?? null,
+            references: reference?.histograms ?? null,
+          },
   });
   console.log(`\n${seconds.toFixed(0)} s; results: ${path}`);
 }
 
 if (isMainThread) await main();
-else parentPort!.postMessage(runConfiguration((workerData as { phiIndex: number }).phiIndex));
+else {
+  const data = workerData as { job: Job; reference: FittedReference | undefined };
+  parentPort!.postMessage(runJob(data.job, data.reference));
+}

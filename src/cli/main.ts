@@ -8,6 +8,7 @@ import { barsCommand } from './bars-command.js';
 import { featuresCommand } from './features-command.js';
 import { runCommand, serveCommand } from './run-command.js';
 import { scoreCommand } from './score.js';
+import { monitorCommand, type MonitorFormat } from './monitor-command.js';
 import { adminCommand } from './models.js';
 import type { OnError } from './rejects.js';
 import type { CliIo } from './io.js';
@@ -198,6 +199,58 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
         },
         { stderr: { write: io.stderr } },
       );
+    });
+
+  program
+    .command('monitor')
+    .description(
+      'the drift and performance report of the live model monitor, offline: bars and predictions CSV replayed in event time',
+    )
+    .requiredOption(
+      '--predictions <file>',
+      'predictions CSV: symbol,ts,model,version[,timeframe,kind,latency_ms] and an output JSON column or one column per output',
+    )
+    .requiredOption(
+      '--bars <file>',
+      'bars CSV: symbol,ts,open,high,low,close,volume[,timeframe,end,vwap,trades,revision]',
+    )
+    .option(
+      '--models <dir>',
+      "models directory with the manifests (default: the config's models.dir, models)",
+    )
+    .option(
+      '--config <file>',
+      'engine config JSON whose monitoring section applies (see README "Configuration")',
+    )
+    .addOption(
+      timeframeOption(
+        '--timeframe <tf>',
+        "timeframe of a bars file without a timeframe column (default: the models' one when they share it)",
+      ),
+    )
+    .option('--out <file>', 'report file (default: stdout)')
+    .addOption(
+      new Option(
+        '--format <format>',
+        'report format (default: json when --out ends in .json, else csv)',
+      ).choices(['csv', 'json']),
+    )
+    .option('--quiet', 'no progress or summary on stderr')
+    .action(async (opts: Record<string, unknown>) => {
+      const summary = await monitorCommand(
+        {
+          predictions: opts.predictions as string,
+          bars: opts.bars as string,
+          models: opts.models as string | undefined,
+          config: opts.config as string | undefined,
+          timeframe: opts.timeframe as Timeframe | undefined,
+          out: opts.out as string | undefined,
+          format: opts.format as MonitorFormat | undefined,
+          quiet: opts.quiet === true,
+        },
+        io,
+      );
+      if (opts.quiet !== true) io.stderr(`${summary}\n`);
     });
 
   program

@@ -22,6 +22,10 @@ export const kafkaOutputSchema = z.strictObject({
       predictions: topicName.default('ml.predictions'),
       alerts: topicName.default('ml.alerts'),
       deadLetters: topicName.default('market.ticks.dlq'),
+      /** realised outcomes of predictions (labels), keyed by symbol */
+      labels: topicName.default('ml.labels'),
+      /** rolling model performance, keyed by model */
+      performance: topicName.default('ml.performance'),
       bars: timeframeTopic.default('market.bars.{timeframe}'),
       features: timeframeTopic.default('features.{timeframe}'),
     })

@@ -6,6 +6,7 @@ import { DEFAULT_SYMBOL_PATTERN } from '../domain/validate-tick.js';
 import { apiSchema } from './api-schemas.js';
 import { kafkaSchema, outputsSchema, type kafkaOutputSchema } from './kafka-schemas.js';
 import { postgresSchema, redisSchema, type retrySchema, type tlsSchema } from './sink-schemas.js';
+import { monitoringSchema } from './monitoring-schemas.js';
 
 export { kafkaOutputSchema, kafkaSchema, kafkaTopicsSchema, outputsSchema } from './kafka-schemas.js';
 export { postgresSchema, redisSchema, retrySchema, tlsSchema } from './sink-schemas.js';
@@ -172,6 +173,8 @@ export const engineConfigSchema = z
     /** Redis latest-value sink (absent = none) */
     redis: redisSchema.optional(),
     outputs: outputsSchema.prefault({}),
+    /** labels, performance, drift, alerts (src/config/monitoring-schemas.ts) */
+    monitoring: monitoringSchema.prefault({}),
   })
   .superRefine((config, context) => {
     // cross-field rules, each naming the key to fix
@@ -217,6 +220,8 @@ export const engineConfigSchema = z
       out.predictions,
       out.alerts,
       out.deadLetters,
+      out.labels,
+      out.performance,
       ...['5m', '1h', '1d'].flatMap((tf) => [
         out.bars.replace('{timeframe}', tf),
         out.features.replace('{timeframe}', tf),
@@ -261,3 +266,4 @@ export type DeliveryConfig = z.infer<typeof deliverySchema>;
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/u.test(host);
 }
+export type MonitoringConfig = z.infer<typeof monitoringSchema>;

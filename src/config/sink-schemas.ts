@@ -60,6 +60,10 @@ export const postgresSchema = z.strictObject({
       predictions: z.boolean().default(true),
       alerts: z.boolean().default(true),
       deadLetters: z.boolean().default(true),
+      /** realised outcomes of predictions (table labels) */
+      labels: z.boolean().default(true),
+      /** rolling model performance (table model_performance) */
+      performance: z.boolean().default(true),
     })
     .prefault({}),
   /** auto = TimescaleDB hypertables when the extension can be used, else native monthly range partitions */

@@ -84,7 +84,7 @@ export interface Prediction {
   latencyMs: number;
 }
 
-export type AlertType = 'drift' | 'latency' | 'model_error' | 'system';
+export type AlertType = 'drift' | 'latency' | 'model_error' | 'system' | 'performance';
 export type AlertState = 'firing' | 'resolved';
 export type AlertSeverity = 'info' | 'warning' | 'critical';
 
@@ -96,9 +96,78 @@ export interface Alert {
   subject: string;
   value: number;
   threshold: number;
-  /** epoch ms */
+  /** epoch ms: when this state began (firing: startsAt; resolved: endsAt) */
   ts: number;
   message?: string;
+  /**
+   * Set by the alert lifecycle (src/monitoring/alerts/): the rule's name (Alertmanager's `alertname`), the
+   * label set that identifies the alert, its fingerprint (hash of the sorted label set; one per label set,
+   * de-duplicated while firing), when it started firing, and free-text annotations. Alerts raised before
+   * the lifecycle existed (data quality) leave them out.
+   */
+  rule?: string;
+  labels?: Readonly<Record<string, string>>;
+  fingerprint?: string;
+  /** epoch ms the alert started firing (equals ts while firing) */
+  startsAt?: number;
+  annotations?: Readonly<Record<string, string>>;
+}
+
+/** Why a pending label never arrived. */
+export type LabelExpiry =
+  /** a later bar of the series closed without the horizon bar (no trades in it) */
+  | 'gap'
+  /** event time went past the horizon bar's end + lateness + `labels.maxWaitBars` bars without it */
+  | 'timeout'
+  /** more pending labels than `labels.maxPending` for the stream: the oldest went */
+  | 'evicted';
+
+/**
+ * The realised outcome of one prediction: the prediction at bar close t (bar start `ts`) with horizon h
+ * (the manifest's `label.horizonBars`) is labelled by the same series' bar t+h (start `labelTs`). A late
+ * revision of either bar re-emits the label with `revision` + 1. An expired label has no outcome.
+ */
+export interface LabelRecord {
+  symbol: string;
+  timeframe: Timeframe;
+  /** bar start of the predicted bar (the prediction's ts), epoch ms */
+  ts: number;
+  model: string;
+  version: string;
+  kind: ModelKind;
+  horizonBars: number;
+  /** bar start of the labelling bar (ts + h bars when no bar is missing), epoch ms */
+  labelTs: number;
+  state: 'labelled' | 'expired';
+  reason?: LabelExpiry;
+  /** 0 when first labelled; +1 for each revision of the bar t or t+h that changed it */
+  revision: number;
+  /** close[t+h] / close[t] − 1 (NaN when expired) */
+  realisedReturn: number;
+  /** classifier: the realised class (e.g. "up"); regressor: the realised value in the model's units; expired: null */
+  actual: number | string | null;
+  /** classifier: the predicted class; regressor: the predicted value */
+  predicted: number | string;
+}
+
+/** Rolling performance of one model (one version) over its last `window` labelled predictions. */
+export interface PerformanceRecord {
+  model: string;
+  version: string;
+  kind: ModelKind;
+  timeframe: Timeframe;
+  /** event time (labelling bar start) of the newest label in the window, epoch ms */
+  ts: number;
+  /** labelled predictions in the window */
+  count: number;
+  /**
+   * classifier: accuracy, precision_<class>, recall_<class>, f1_<class>, macro_precision, macro_recall,
+   * macro_f1; regressor: mae, rmse, directional_accuracy; both: hit_rate, cumulative_return, max_drawdown,
+   * sharpe (sign-following strategy over the window, per label, not annualised)
+   */
+  metrics: Record<string, number>;
+  /** Page-Hinkley on the error (classifier: 0/1 error; regressor: |error|): statistic, threshold, alarm */
+  errorDrift: { statistic: number; threshold: number; alarm: boolean };
 }
 
 export interface CorporateAction {

@@ -11,7 +11,7 @@ export type { Logger };
 export type LogLevel = EngineConfig['log']['level'];
 
 /** Who writes a line: one child logger each, named in the line's `component` field. */
-export type LogComponent = 'cli' | 'engine' | 'kafka' | 'models' | 'http' | 'api';
+export type LogComponent = 'cli' | 'engine' | 'kafka' | 'models' | 'http' | 'api' | 'alerts';
 
 /** An event as the engine and the kafkajs bridge report it (src/streams/engine-events.ts's EngineEvent fits). */
 export interface LogEvent {

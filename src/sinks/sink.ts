@@ -2,13 +2,23 @@
 // they are durable (the delivery coordinator commits Kafka offsets only after every sink acknowledged);
 // a SnapshotStore keeps per-partition state; a BarHistory serves recent bars to warm features up.
 
-import type { Alert, Bar, DeadLetter, FeatureVector, Prediction, Timeframe } from '../domain/types.js';
+import type {
+  Alert,
+  Bar,
+  DeadLetter,
+  FeatureVector,
+  LabelRecord,
+  PerformanceRecord,
+  Prediction,
+  Timeframe,
+} from '../domain/types.js';
 
 /**
  * One flush of outputs from one or more partitions. Arrays may be empty. Records are owned by the engine and
  * must not be mutated or kept after write() resolves (copy what must outlive the call).
  * Keys for idempotent writes: bars (symbol, timeframe, ts), features (symbol, timeframe, ts),
- * predictions (symbol, timeframe, ts, model, version), alerts (type, subject, ts, state).
+ * predictions (symbol, timeframe, ts, model, version), alerts (type, subject, ts, state), labels (symbol,
+ * timeframe, ts, model, version; revision grows), performance (model, version, ts).
  * A later revision of the same key replaces the earlier one (bar.revision / features.revision grow).
  */
 export interface OutputBatch {
@@ -18,10 +28,22 @@ export interface OutputBatch {
   alerts: Alert[];
   /** rejected input, with source coordinates and original bytes where known */
   deadLetters: DeadLetter[];
+  /** realised outcomes of predictions (src/monitoring/performance/label-joiner.ts) */
+  labels: LabelRecord[];
+  /** rolling model performance (src/monitoring/performance/performance-tracker.ts) */
+  performance: PerformanceRecord[];
 }
 
 export function emptyBatch(): OutputBatch {
-  return { bars: [], features: [], predictions: [], alerts: [], deadLetters: [] };
+  return {
+    bars: [],
+    features: [],
+    predictions: [],
+    alerts: [],
+    deadLetters: [],
+    labels: [],
+    performance: [],
+  };
 }
 
 export function batchSize(batch: OutputBatch): number {
@@ -30,7 +52,9 @@ export function batchSize(batch: OutputBatch): number {
     batch.features.length +
     batch.predictions.length +
     batch.alerts.length +
-    batch.deadLetters.length
+    batch.deadLetters.length +
+    batch.labels.length +
+    batch.performance.length
   );
 }
 

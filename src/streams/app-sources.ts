@@ -17,7 +17,7 @@ import type { BarHistory, Sink, SinkHealth, SnapshotStore } from '../sinks/sink.
 import { KafkaEngine } from './engine.js';
 import type { EngineEventListener } from './engine-events.js';
 import { LocalEngine } from './local-engine.js';
-import type { AsyncStage } from './partition-worker.js';
+import type { AsyncStage, MonitorHooks } from './partition-worker.js';
 import { syntheticTicks } from './synthetic-market.js';
 
 /** A running source of the app: started, awaited, stopped; what /readyz and the progress line read. */
@@ -43,6 +43,8 @@ export interface SourceParts {
   onEvent: EngineEventListener;
   createStage: (() => AsyncStage) | undefined;
   onDataQualityAlert: (alert: Alert) => void;
+  /** the model monitor's hooks (absent: monitoring off) */
+  monitor?: MonitorHooks;
 }
 
 const toDependencyState = (state: SinkHealth['state']): DependencyState => state;
@@ -69,6 +71,7 @@ export function embeddedSource(
       onDataQualityAlert: parts.onDataQualityAlert,
     },
     createStage: parts.createStage,
+    monitor: parts.monitor,
     onEvent: parts.onEvent,
   });
   const checks: HealthCheck[] = [
@@ -130,6 +133,7 @@ export function kafkaSource(
     stats: parts.stats,
     onEvent: parts.onEvent,
     createStage: parts.createStage,
+    monitor: parts.monitor,
   });
   const checks: HealthCheck[] = [
     {

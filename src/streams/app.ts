@@ -26,6 +26,7 @@ import { ENGINE_EVENTS } from './engine-events.js';
 import { createKafkaClient } from './kafka-client.js';
 import { ScoringStage } from './scoring-stage.js';
 import { apiOutputReader, type OutputTopicsReader } from './output-topics-reader.js';
+import { createRunMonitor } from './monitor-wiring.js';
 
 /** Where the app writes: the progress line to stdout, log lines to stderr (the CLI's streams, or a test's). */
 export interface AppIo {
@@ -51,6 +52,7 @@ interface RunLogs {
   kafka: Logger;
   http: Logger;
   api: Logger;
+  alerts: Logger;
   models: ModelLogger;
 }
 
@@ -63,6 +65,7 @@ export function runLogs(config: EngineConfig, io: AppIo): RunLogs {
     kafka: componentLogger(root, 'kafka'),
     http: componentLogger(root, 'http'),
     api: componentLogger(root, 'api'),
+    alerts: componentLogger(root, 'alerts'),
     models: messageLogger(componentLogger(root, 'models'), 'models'),
   };
 }
@@ -198,6 +201,23 @@ export async function runApp(config: EngineConfig, io: AppIo, deps: AppDependenc
       }),
   };
   const metrics = new EngineMetrics(stats);
+  // the model monitor: labels, drift, performance and the alert lifecycle over every stream's outputs
+  const monitor = createRunMonitor(config, models?.registry, metrics, logs.alerts, (alert) =>
+    logEvent(logs.alerts, {
+      type: ENGINE_EVENTS.alert,
+      level: alert.state === 'firing' ? 'warn' : 'info',
+      message: `${alert.rule ?? alert.type} ${alert.state}: ${alert.subject}${alert.message === undefined ? '' : ` (${alert.message})`}`,
+      fields: {
+        alertname: alert.rule,
+        subject: alert.subject,
+        state: alert.state,
+        value: alert.value,
+        threshold: alert.threshold,
+        fingerprint: alert.fingerprint,
+      },
+    }),
+  );
+  parts.monitor = monitor?.hooks;
   // outputs kept in memory: the embedded run's store (the progress line reads its latest predictions) and the
   // public API's latest values (REST, the snapshot tier)
   const local = kafka === undefined || config.api.enabled ? new LocalStoreSink() : undefined;
@@ -206,11 +226,13 @@ export async function runApp(config: EngineConfig, io: AppIo, deps: AppDependenc
   // eslint-disable-next-line prefer-const
   let reader: OutputTopicsReader | undefined;
   const cleanUp = async (): Promise<void> => {
+    await monitor?.close();
     await reader?.stop();
     await api?.server.close();
     models?.stopWatching();
     await models?.registry.close();
     await http?.close();
+    metrics.close();
   };
   if (config.api.enabled) {
     try {

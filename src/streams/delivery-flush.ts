@@ -21,12 +21,23 @@ export function writeToSinks(
   sinks: readonly Sink[],
   batch: OutputBatch,
   observe: ((sink: string, seconds: number) => void) | undefined,
+  onError?: (sink: string) => void,
 ): Promise<unknown> {
-  if (observe === undefined) return Promise.all(sinks.map((sink) => writeTo(sink, batch)));
+  // a rejected write (a sink's final error) is counted per sink (mlfp_sink_errors_total) and still fails the flush
+  const counted = (sink: Sink, write: Promise<void>): Promise<void> =>
+    onError === undefined
+      ? write
+      : write.catch((error: unknown) => {
+          onError(sink.name);
+          throw error;
+        });
+  if (observe === undefined) return Promise.all(sinks.map((sink) => counted(sink, writeTo(sink, batch))));
   return Promise.all(
     sinks.map((sink) => {
       const startedAt = performance.now();
-      return writeTo(sink, batch).then(() => observe(sink.name, (performance.now() - startedAt) / 1000));
+      return counted(sink, writeTo(sink, batch)).then(() =>
+        observe(sink.name, (performance.now() - startedAt) / 1000),
+      );
     }),
   );
 }
@@ -48,6 +59,8 @@ export function mergeBatches(batches: readonly OutputBatch[]): OutputBatch {
     for (const prediction of batch.predictions) merged.predictions.push(prediction);
     for (const alert of batch.alerts) merged.alerts.push(alert);
     for (const letter of batch.deadLetters) merged.deadLetters.push(letter);
+    for (const label of batch.labels) merged.labels.push(label);
+    for (const record of batch.performance) merged.performance.push(record);
   }
   return merged;
 }

@@ -59,6 +59,8 @@ export interface DeliveryPorts {
   onDurable?(positions: readonly DurablePosition[], atMs: number): void;
   /** called after each sink made one flush durable, with the seconds that write took (mlfp_sink_write_seconds) */
   onSinkWrite?(sink: string, seconds: number): void;
+  /** a sink's write rejected (a final error) */
+  onSinkError?(sink: string): void;
 }
 
 export interface DurablePosition {

@@ -223,7 +223,7 @@ export class DeliveryCoordinator {
 
   private write(flush: Flush): Promise<unknown> {
     if (flush.records === 0 || this.ports.sinks.length === 0) return Promise.resolve();
-    return writeToSinks(this.ports.sinks, flush.batch, this.ports.onSinkWrite);
+    return writeToSinks(this.ports.sinks, flush.batch, this.ports.onSinkWrite, this.ports.onSinkError);
   }
 
   /** Pops durable flushes from the head (cut order) and queues their checkpoints for save + commit. */

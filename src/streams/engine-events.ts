@@ -23,6 +23,8 @@ export const ENGINE_EVENTS = Object.freeze({
   corporateActionsLoaded: 'corporate_actions.loaded',
   corporateActionRejected: 'corporate_actions.rejected',
   dataQuality: 'partition.data_quality',
+  /** an alert of the alert lifecycle fired or resolved (src/monitoring/model-monitor.ts) */
+  alert: 'monitor.alert',
 } as const);
 
 export type EngineEventType = (typeof ENGINE_EVENTS)[keyof typeof ENGINE_EVENTS];

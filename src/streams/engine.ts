@@ -25,7 +25,7 @@ import { PartitionSlots } from './kafka/partition-slots.js';
 import { TickConsumer } from './kafka/tick-consumer.js';
 import { avroSchemaLookup, TickDecoding } from './kafka/tick-decoding.js';
 import { BarWarmUp } from './kafka/warm-up.js';
-import type { AsyncStage } from './partition-worker.js';
+import type { AsyncStage, MonitorHooks } from './partition-worker.js';
 
 export type { EngineState } from './kafka/engine-context.js';
 export type { EngineHealth, PartitionStatus } from './kafka/health.js';
@@ -45,6 +45,8 @@ export interface KafkaEngineDependencies {
   onEvent?: EngineEventListener;
   /** an async stage after the features (model scoring), one per partition */
   createStage?: () => AsyncStage;
+  /** the model monitor (labels, drift, performance, alerts) */
+  monitor?: MonitorHooks;
   /** flushes durable in every sink, with the partitions' positions at the cut (see DeliveryPorts.onDurable) */
   onDurable?: DeliveryPorts['onDurable'];
 }
@@ -111,6 +113,7 @@ export class KafkaEngine {
         onFatal: (error) => this.fail(error),
         onDurable: deps.onDurable,
         onSinkWrite: (sink, seconds) => this.stats.sinkWrite(sink, seconds),
+        onSinkError: (sink) => this.stats.sinkError(sink),
       },
     );
     const context: EngineContext = {
@@ -125,7 +128,12 @@ export class KafkaEngine {
       fail: (error) => this.fail(error),
       emit: (level, type, message, fields) => this.emit(level, type, message, fields),
     };
-    this.slots = new PartitionSlots(context, this.book, deps.createStage);
+    this.slots = new PartitionSlots(context, this.book, deps.createStage, deps.monitor);
+    if (deps.monitor !== undefined) this.delivery.register(deps.monitor.outbox);
+    // mlfp_consumer_lag{partition}, read at scrape time
+    this.stats.consumerLag = (report) => {
+      for (const slot of this.slots.values()) report(slot.partition, slot.lag);
+    };
     this.flow = new FlowControl(context, () => this.source.consumer);
     this.decoding = new TickDecoding(context, this.flow);
     this.checkpoints = new Checkpoints(context, this.slots);
@@ -168,6 +176,11 @@ export class KafkaEngine {
       await this.actions.start();
       await this.source.start(this.kafka, () => {
         this.state = 'running';
+        // mlfp_broker_request_seconds: kafkajs times every request to a broker (one event per request)
+        const consumer = this.source.consumer;
+        consumer?.on(consumer.events.REQUEST, ({ payload }) =>
+          this.stats.brokerRequest(payload.apiName, payload.duration / 1000),
+        );
       });
     } catch (error) {
       const failure = startError(error);

@@ -15,10 +15,19 @@ import {
   barOutput,
   deadLetterOutput,
   featuresOutput,
+  labelOutput,
   predictionOutput,
   type Output,
 } from '../domain/output.js';
-import type { Bar, DeadLetter, DeadLetterSink, FeatureVector, Prediction, Alert } from '../domain/types.js';
+import type {
+  Alert,
+  Bar,
+  DeadLetter,
+  DeadLetterSink,
+  FeatureVector,
+  LabelRecord,
+  Prediction,
+} from '../domain/types.js';
 import { TickValidator, type TickValidatorOptions } from '../domain/validate-tick.js';
 import type { EngineStats } from '../monitoring/stats.js';
 import { aggregateBars } from '../operators/aggregate-bars.js';
@@ -34,6 +43,15 @@ import {
 } from '../operators/compute-features.js';
 import { validateTicks, type TickEnvelope } from '../operators/validate-ticks.js';
 
+/**
+ * Joins a stream's predictions with the later bars that label them (src/monitoring/performance/label-joiner.ts):
+ * told of every prediction and every bar, in output order, it emits each realised label (and expiry).
+ */
+export interface LabelStage {
+  onPrediction(prediction: Prediction): void;
+  onBar(bar: Bar, emit: (label: LabelRecord) => void): void;
+}
+
 /** The state of one input stream: everything a snapshot must capture to resume it (with the scorer's). */
 export class StreamState {
   readonly validator: TickValidator;
@@ -41,18 +59,22 @@ export class StreamState {
   readonly aggregator: BarAggregator;
   readonly adjuster: CorporateActionAdjuster;
   readonly features: FeatureEngine;
+  /** labels of this stream's predictions (absent: no labels, no per-bar cost) */
+  readonly labels: LabelStage | undefined;
 
   constructor(options: {
     validator?: TickValidatorOptions;
     bars?: BarAggregatorOptions & { futureTime?: EventTimeGuardOptions };
     features?: ComputeFeaturesOptions;
     corporateActions?: CorporateActionSource;
+    labels?: LabelStage;
   }) {
     this.validator = new TickValidator(options.validator);
     this.guard = new EventTimeGuard(options.bars?.futureTime);
     this.aggregator = new BarAggregator(options.bars);
     this.adjuster = new CorporateActionAdjuster(options.corporateActions);
     this.features = new FeatureEngine(options.features);
+    this.labels = options.labels;
   }
 }
 
@@ -87,6 +109,9 @@ function count(stats: EngineStats, output: Output): void {
     case 'alert':
       stats.alert(output.value);
       break;
+    case 'label':
+    case 'performance':
+      break;
   }
 }
 
@@ -111,6 +136,27 @@ export function streamGraph(
             subscriber.next(output);
           };
     const side: DeadLetterSink = { deadLetter: (letter: DeadLetter) => emit(deadLetterOutput(letter)) };
+    // labels: each bar may label earlier predictions of its series (emitted right after the bar); each
+    // prediction becomes a pending label
+    const labels = state.labels;
+    const emitLabel = (label: LabelRecord): void => emit(labelOutput(label));
+    const emitBar =
+      labels === undefined
+        ? (bar: Bar) => emit(barOutput(bar))
+        : (bar: Bar) => {
+            emit(barOutput(bar));
+            labels.onBar(bar, emitLabel);
+          };
+    const emitScored =
+      labels === undefined
+        ? (scored: Prediction | Alert) =>
+            emit('model' in scored ? predictionOutput(scored) : alertOutput(scored))
+        : (scored: Prediction | Alert) => {
+            if ('model' in scored) {
+              emit(predictionOutput(scored));
+              labels.onPrediction(scored);
+            } else emit(alertOutput(scored));
+          };
     const counted =
       stats === undefined
         ? input
@@ -119,11 +165,10 @@ export function streamGraph(
               stats.ticks++;
             }),
           );
-    const bars = counted.pipe(
-      validateTicks(state.validator, side, scheduler, state.guard),
-      aggregateBars(state.aggregator, side, scheduler),
-      tap((bar) => emit(barOutput(bar))),
-    );
+    const valid = counted.pipe(validateTicks(state.validator, side, scheduler, state.guard));
+    // the newest valid event time (mlfp_tick_to_prediction_seconds): a compare and a store per tick
+    const timed = stats === undefined ? valid : valid.pipe(tap((tick) => stats.tickEventTime(tick.ts)));
+    const bars = timed.pipe(aggregateBars(state.aggregator, side, scheduler), tap(emitBar));
     // without a source of corporate actions nothing can apply: no operator (and no per-bar lookup)
     const adjusted = state.adjuster.active
       ? bars.pipe(adjustCorporateActions(state.adjuster, state.features, side))
@@ -133,11 +178,7 @@ export function streamGraph(
       tap((vector) => emit(featuresOutput(vector))),
     );
     const tail: Observable<unknown> =
-      options.score === undefined
-        ? vectors
-        : options
-            .score(vectors)
-            .pipe(tap((scored) => emit('model' in scored ? predictionOutput(scored) : alertOutput(scored))));
+      options.score === undefined ? vectors : options.score(vectors).pipe(tap(emitScored));
     return tail.subscribe({
       error: (error: unknown) => subscriber.error(error),
       complete: () => subscriber.complete(),

@@ -12,7 +12,12 @@ import type { EngineStats } from '../monitoring/stats.js';
 import type { Sink } from '../sinks/sink.js';
 import { DeliveryCoordinator } from './delivery.js';
 import type { EngineEventListener } from './engine-events.js';
-import { PartitionWorker, type AsyncStage, type PartitionWorkerOptions } from './partition-worker.js';
+import {
+  PartitionWorker,
+  type AsyncStage,
+  type MonitorHooks,
+  type PartitionWorkerOptions,
+} from './partition-worker.js';
 
 export interface LocalEngineOptions {
   /** raw tick records, shaped like a decoded `market.ticks` message value */
@@ -28,6 +33,8 @@ export interface LocalEngineOptions {
   worker?: Pick<PartitionWorkerOptions, 'validator' | 'features' | 'dataQuality' | 'onDataQualityAlert'>;
   /** the async stage after the features (model scoring) */
   createStage?: () => AsyncStage;
+  /** the model monitor (labels, drift, performance, alerts) */
+  monitor?: MonitorHooks;
   onEvent?: EngineEventListener;
   /** the stream's name: the topic in dead letters' source */
   name?: string;
@@ -51,6 +58,8 @@ export class LocalEngine {
       bars: options.bars,
       stats: options.stats,
       createStage: options.createStage,
+      observe: options.monitor?.observe,
+      createLabels: options.monitor?.createLabels,
     });
     this.delivery = new DeliveryCoordinator(
       { group: 'embedded', ...pickDelivery(options.delivery) },
@@ -62,9 +71,11 @@ export class LocalEngine {
         onEvent: options.onEvent,
         onFatal: (error) => this.failWith?.(error),
         onSinkWrite: (sink, seconds) => options.stats.sinkWrite(sink, seconds),
+        onSinkError: (sink) => options.stats.sinkError(sink),
       },
     );
     this.delivery.register(this.worker);
+    if (options.monitor !== undefined) this.delivery.register(options.monitor.outbox);
   }
 
   /**

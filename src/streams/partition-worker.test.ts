@@ -5,7 +5,7 @@ import { DAY_MS } from '../domain/time.js';
 import { FEATURE_COUNT, type Alert, type Bar, type FeatureVector, type Prediction } from '../domain/types.js';
 import { EngineStats } from '../monitoring/stats.js';
 import { FeatureEngine } from '../operators/compute-features.js';
-import type { OutputBatch } from '../sinks/sink.js';
+import { emptyBatch, type OutputBatch } from '../sinks/sink.js';
 import { CorporateActionBook } from './corporate-actions.js';
 import { DecodeFailure } from './decode.js';
 import { PartitionWorker, type AsyncStage } from './partition-worker.js';
@@ -36,7 +36,7 @@ function feedAll(target: PartitionWorker, list: readonly GeneratedTick[], firstO
 }
 
 function drainOutbox(target: PartitionWorker): OutputBatch {
-  return target.takeOutbox() ?? { bars: [], features: [], predictions: [], alerts: [], deadLetters: [] };
+  return target.takeOutbox() ?? emptyBatch();
 }
 
 function plainFeatures(vectors: readonly FeatureVector[]): unknown[] {

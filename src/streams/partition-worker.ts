@@ -24,9 +24,10 @@ import type { ComputeFeaturesOptions } from '../operators/compute-features.js';
 import type { CorporateActionSource } from '../operators/corporate-action-adjuster.js';
 import type { TickEnvelope } from '../operators/validate-ticks.js';
 import { emptyBatch, type OutputBatch } from '../sinks/sink.js';
+import type { OutboxOwner } from './delivery-ports.js';
 import type { DecodeFailure } from './decode.js';
 import { DataQualityMonitor, type DataQualityOptions } from '../monitoring/data-quality.js';
-import { historyGraph, StreamState, streamGraph } from './graph.js';
+import { historyGraph, StreamState, streamGraph, type LabelStage } from './graph.js';
 
 /**
  * An asynchronous stage appended to the graph (scoring). `whenIdle` resolves once every vector it received
@@ -56,6 +57,32 @@ export interface PartitionWorkerOptions {
   onDataQualityAlert?: (alert: Alert) => void;
   /** wall clock for the idle-close timer (tests pass a virtual one) */
   scheduler?: SchedulerLike;
+  /**
+   * sees every output before the outbox (the process-wide model monitor: drift, performance, alerts); called
+   * synchronously, must not throw; returns true for an output it takes over (a raw model_error alert, which
+   * the alert lifecycle turns into one firing and one resolved alert), which then stays out of the outbox
+   */
+  observe?: (output: Output) => boolean;
+  /** builds this stream's label joiner (delayed-label performance); its state travels in the snapshot */
+  createLabels?: () => LabelState;
+}
+
+/**
+ * The process-wide model monitor's hooks into every stream: it sees each output (observe), gives each stream
+ * a label joiner, and its own outputs (performance records, lifecycle alerts) ride with every flush from its
+ * outbox (an owner without offsets).
+ */
+export interface MonitorHooks {
+  observe: (output: Output) => boolean;
+  createLabels?: () => LabelState;
+  outbox: OutboxOwner;
+}
+
+/** A label joiner whose state travels in the partition snapshot, restored in place (the graph holds it). */
+export interface LabelState extends LabelStage {
+  snapshot(): unknown;
+  /** throws MlfpError snapshot_invalid when the snapshot does not fit */
+  restore(snapshot: unknown): void;
 }
 
 export interface PartitionWorkerSnapshot {
@@ -76,6 +103,8 @@ export interface PartitionWorkerSnapshot {
   stage: unknown;
   /** the data-quality window and the reasons firing (absent in older snapshots: a fresh window) */
   quality?: unknown;
+  /** pending and revisable labels (absent or null: none, e.g. monitoring off or an older engine) */
+  labels?: unknown;
 }
 
 /**
@@ -150,18 +179,25 @@ export class PartitionWorker {
       bars: options.bars,
       features: options.features,
       corporateActions: options.corporateActions,
+      labels: options.createLabels?.(),
     });
     this.source = { topic: options.topic, partition: options.partition, offset: undefined };
     this.envelope = { value: undefined, source: this.source, original: undefined };
     this.stage = options.createStage?.();
     const stage = this.stage;
+    const observe = options.observe ?? (() => false);
     // every output of the graph (its own and the stage's, counted in the graph) lands in the outbox
     this.subscription = streamGraph(this.input.observable, this.state, {
       stats: options.stats,
       scheduler: this.scheduler,
       score: stage === undefined ? undefined : (vectors) => stage.attach(vectors),
     }).subscribe({
-      next: (output) => this.route(output),
+      next:
+        options.observe === undefined
+          ? (output) => this.route(output)
+          : (output) => {
+              if (!observe(output)) this.route(output);
+            },
       error: (error: unknown) => {
         this.failure = error;
       },
@@ -286,6 +322,7 @@ export class PartitionWorker {
       knownSymbols: [...this.knownSymbols],
       stage: this.stage?.snapshot?.() ?? null,
       quality: this.quality.snapshot(),
+      labels: (this.state.labels as LabelState | undefined)?.snapshot() ?? null,
     };
   }
 
@@ -329,6 +366,10 @@ export class PartitionWorker {
     this.state.adjuster.restore(candidate.corporateActions);
     if (this.stage?.restore !== undefined) this.stage.restore(candidate.stage);
     if (candidate.quality !== undefined) this.quality.restore(candidate.quality);
+    // labels: restored when both the snapshot and this engine have them; otherwise a fresh joiner (or none)
+    const labels = this.state.labels as LabelState | undefined;
+    if (labels !== undefined && candidate.labels !== undefined && candidate.labels !== null)
+      labels.restore(candidate.labels);
     this.knownSymbols.clear();
     for (const symbol of candidate.knownSymbols) this.knownSymbols.add(symbol);
     this.nextOffset = nextOffset;
@@ -371,6 +412,12 @@ export class PartitionWorker {
         break;
       case 'alert':
         this.outbox.alerts.push(output.value);
+        break;
+      case 'label':
+        this.outbox.labels.push(output.value);
+        break;
+      case 'performance':
+        this.outbox.performance.push(output.value);
         break;
     }
     this.outboxRecords++;

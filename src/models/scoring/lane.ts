@@ -15,6 +15,8 @@ export interface Run {
   output: Float64Array;
   done: boolean;
   error: MlfpError | undefined;
+  /** performance.now() at dispatch (the inference event's duration runs from here) */
+  startedAt: number;
 }
 
 /** One model's queue of assembled rows, its buffers and its column mapping. */

@@ -3,8 +3,10 @@
 // synchronous runtime (native trees) scores them at once, an asynchronous one (onnxruntime, TF.js) runs
 // at most `maxRunRows` rows at a time while later rows queue behind it. Outputs are published on the
 // scorer's `outputs` Observable (every subscriber sees each one): live predictions, and model_error alerts
-// (counted) for exceptions, wrong shapes, NaN/Inf outputs.
+// (counted) for exceptions, wrong shapes, NaN/Inf outputs. Each inference run that succeeds is published on
+// the SCORER_EVENTS.inference diagnostics channel (model, provider, rows, seconds) when someone listens.
 
+import { channel } from 'node:diagnostics_channel';
 import { Observable, type Subscriber } from 'rxjs';
 import type { Alert, FeatureVector, Prediction } from '../../domain/types.js';
 import { MlfpError, toMlfpError } from '../../errors.js';
@@ -58,6 +60,23 @@ export interface ScorerOptions {
 
 const EMPTY_ARRIVALS = new Float64Array(0);
 
+/** The scorer's instrumentation channels (node:diagnostics_channel); src/monitoring/metrics.ts subscribes. */
+export const SCORER_EVENTS = Object.freeze({ inference: 'mlfp.models.inference' } as const);
+
+/** One successful inference run. The scorer reuses the object: read it synchronously in the subscriber. */
+export interface InferenceEvent {
+  /** the model's name (manifest.name; live and shadow versions alike) */
+  model: string;
+  /** its runtime's provider: `native`, `onnxruntime:cpu`, `tfjs:…` */
+  provider: string;
+  /** rows scored together */
+  rows: number;
+  /** from dispatch to completion (an asynchronous run's wait behind earlier runs included) */
+  seconds: number;
+}
+
+const inferenceChannel = channel(SCORER_EVENTS.inference);
+
 export class Scorer {
   readonly registry: ModelRegistry;
   readonly stats: ScorerStats = {
@@ -91,6 +110,7 @@ export class Scorer {
   /** per-symbol windows and online-scaling banks: the rows each lane reads (row-assembler.ts) */
   private readonly assembler: RowAssembler;
   private idleWaiters: (() => void)[] = [];
+  private readonly inferenceEvent: InferenceEvent = { model: '', provider: '', rows: 0, seconds: 0 };
 
   constructor(registry: ModelRegistry, options: ScorerOptions = {}) {
     this.registry = registry;
@@ -257,11 +277,13 @@ export class Scorer {
       const vectors = lane.vectors;
       const arrivals = lane.arrivals.slice(0, rows);
       let error: MlfpError | undefined;
+      const startedAt = performance.now();
       try {
         lane.model.runtime.score(lane.input, rows, lane.output);
       } catch (thrown) {
         error = toMlfpError(thrown, 'model_error');
       }
+      if (error === undefined) this.timed(lane, rows, startedAt);
       lane.shift(rows);
       this.publish(lane, vectors, arrivals, lane.output, error);
       this.settle(lane);
@@ -276,6 +298,7 @@ export class Scorer {
         output: new Float64Array(rows * lane.outputWidth),
         done: false,
         error: undefined,
+        startedAt: performance.now(),
       };
       lane.runs.push(run);
       const runtime = lane.model.runtime;
@@ -309,12 +332,24 @@ export class Scorer {
   private finishRun(lane: Lane, run: Run, error: MlfpError | undefined): void {
     run.done = true;
     run.error = error;
+    if (error === undefined) this.timed(lane, run.vectors.length, run.startedAt);
     while (lane.runs.length > 0 && lane.runs[0]!.done) {
       const head = lane.runs.shift()!;
       this.publish(lane, head.vectors, head.arrivals, head.output, head.error);
     }
     if (lane.rows > 0 && lane.after === undefined) this.run(lane);
     this.settle(lane);
+  }
+
+  /** Publishes one successful run's rows and duration on the inference channel, if anyone listens. */
+  private timed(lane: Lane, rows: number, startedAt: number): void {
+    if (!inferenceChannel.hasSubscribers) return;
+    const event = this.inferenceEvent;
+    event.model = lane.model.manifest.name;
+    event.provider = lane.model.runtime.provider;
+    event.rows = rows;
+    event.seconds = (performance.now() - startedAt) / 1000;
+    inferenceChannel.publish(event);
   }
 
   /** A lane with nothing left: a retired one lets its model go; lanes waiting for it start. */

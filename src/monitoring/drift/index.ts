@@ -1,5 +1,6 @@
-// Public surface of the drift statistics core: pure streaming detectors (PSI with an effective-sample-size
-// gate, sliding KS, Page-Hinkley) and their calibration from one false-alarm budget. No RxJS, no I/O, no clock.
+// Public surface of drift detection: pure streaming detectors (PSI with an effective-sample-size gate, sliding
+// KS, Page-Hinkley), their calibration from one false-alarm budget, and ModelDrift, every detector of one model
+// version fed from feature vectors and predictions. No RxJS, no I/O, no clock.
 
 export {
   automaticBlockLength,
@@ -24,6 +25,25 @@ export {
   type KsSnapshot,
   type KsStatus,
 } from './ks.js';
+export {
+  MIN_RUN_LENGTH,
+  MODEL_DRIFT_DEFAULTS,
+  ModelDrift,
+  pooledEffectiveSampleSize,
+  varianceInflation,
+  type DriftBudget,
+  type DriftCalibration,
+  type DriftChange,
+  type DriftDetectorName,
+  type DriftKey,
+  type DriftSkip,
+  type DriftState,
+  type DriftStatusRow,
+  type ModelDriftDependencies,
+  type ModelDriftOptions,
+  type ModelDriftSnapshot,
+  type ModelDriftSpec,
+} from './model-drift.js';
 export {
   PageHinkley,
   runLengthTable,

@@ -2,7 +2,16 @@
 // and the JSON value documented in src/sinks/README.md. Times are ISO-8601 in payloads; the record timestamp is
 // left to the producer (time of production), so replayed history is not aged out by time-based retention.
 
-import type { Alert, Bar, DeadLetter, FeatureVector, Prediction, Timeframe } from '../../domain/types.js';
+import type {
+  Alert,
+  Bar,
+  DeadLetter,
+  FeatureVector,
+  LabelRecord,
+  PerformanceRecord,
+  Prediction,
+  Timeframe,
+} from '../../domain/types.js';
 import { FEATURE_COLUMNS, FEATURE_COUNT } from '../../domain/types.js';
 
 export interface OutputRecord {
@@ -80,7 +89,54 @@ export function alertValue(alert: Alert): string {
     ts: isoOrNumber(alert.ts),
   };
   if (alert.message !== undefined) value['message'] = bounded(alert.message);
+  if (alert.rule !== undefined) value['rule'] = alert.rule;
+  if (alert.labels !== undefined) value['labels'] = alert.labels;
+  if (alert.fingerprint !== undefined) value['fingerprint'] = alert.fingerprint;
+  if (alert.startsAt !== undefined) value['startsAt'] = isoOrNumber(alert.startsAt);
+  if (alert.annotations !== undefined) value['annotations'] = alert.annotations;
   return JSON.stringify(value);
+}
+
+/** A non-finite number as null (JSON has no NaN). */
+const finiteOrNull = (value: number): number | null => (Number.isFinite(value) ? value : null);
+
+export function labelValue(label: LabelRecord): string {
+  const value: Record<string, unknown> = {
+    symbol: label.symbol,
+    timeframe: label.timeframe,
+    ts: isoOrNumber(label.ts),
+    model: label.model,
+    version: label.version,
+    kind: label.kind,
+    horizonBars: label.horizonBars,
+    labelTs: isoOrNumber(label.labelTs),
+    state: label.state,
+    revision: label.revision,
+    realisedReturn: finiteOrNull(label.realisedReturn),
+    actual: typeof label.actual === 'number' ? finiteOrNull(label.actual) : label.actual,
+    predicted: typeof label.predicted === 'number' ? finiteOrNull(label.predicted) : label.predicted,
+  };
+  if (label.reason !== undefined) value['reason'] = label.reason;
+  return JSON.stringify(value);
+}
+
+export function performanceValue(record: PerformanceRecord): string {
+  const metrics: Record<string, number | null> = {};
+  for (const [name, number] of Object.entries(record.metrics)) metrics[name] = finiteOrNull(number);
+  return JSON.stringify({
+    model: record.model,
+    version: record.version,
+    kind: record.kind,
+    timeframe: record.timeframe,
+    ts: isoOrNumber(record.ts),
+    count: record.count,
+    metrics,
+    errorDrift: {
+      statistic: finiteOrNull(record.errorDrift.statistic),
+      threshold: finiteOrNull(record.errorDrift.threshold),
+      alarm: record.errorDrift.alarm,
+    },
+  });
 }
 
 /** Longest text field kept in a DLQ record (message, value, field, file). */

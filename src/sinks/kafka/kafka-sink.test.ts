@@ -157,6 +157,8 @@ describe('KafkaSink', () => {
       'ml.predictions',
       'ml.alerts',
       'market.ticks.dlq',
+      'ml.labels',
+      'ml.performance',
       'features.5m',
       'features.1h',
       'features.1d',

@@ -20,6 +20,8 @@ import {
   deadLetterKey,
   deadLetterValue,
   featuresValue,
+  labelValue,
+  performanceValue,
   predictionValue,
   topicFor,
   type OutputRecord,
@@ -67,6 +69,10 @@ export function* outputRecords(batch: OutputBatch, config: KafkaOutputConfig): G
     yield { topic: topics.predictions, key: prediction.symbol, value: predictionValue(prediction) };
   for (const alert of batch.alerts)
     yield { topic: topics.alerts, key: alert.subject, value: alertValue(alert) };
+  for (const label of batch.labels)
+    yield { topic: topics.labels, key: label.symbol, value: labelValue(label) };
+  for (const record of batch.performance)
+    yield { topic: topics.performance, key: record.model, value: performanceValue(record) };
 }
 
 function topicsByTimeframe(template: string): Record<Timeframe, string> {
@@ -145,7 +151,7 @@ export class KafkaSink implements Sink {
   /** The output topics this configuration writes (and creates when createTopics is on). */
   topics(): string[] {
     const { topics } = this.config;
-    const names = [topics.predictions, topics.alerts, topics.deadLetters];
+    const names = [topics.predictions, topics.alerts, topics.deadLetters, topics.labels, topics.performance];
     if (this.config.bars) for (const timeframe of TIMEFRAMES) names.push(topicFor(topics.bars, timeframe));
     if (this.config.features)
       for (const timeframe of TIMEFRAMES) names.push(topicFor(topics.features, timeframe));
@@ -188,6 +194,8 @@ export class KafkaSink implements Sink {
       batch.deadLetters.length +
       batch.predictions.length +
       batch.alerts.length +
+      batch.labels.length +
+      batch.performance.length +
       (this.config.bars ? batch.bars.length : 0) +
       (this.config.features ? batch.features.length : 0);
     return this.lifecycle.write(records, async (acknowledge) => {

@@ -23,6 +23,8 @@ export class LocalStoreSink implements Sink {
     for (const prediction of batch.predictions) this.store.prediction(prediction);
     for (const alert of batch.alerts) this.store.alert(alert);
     for (const letter of batch.deadLetters) this.store.deadLetter(letter);
+    for (const label of batch.labels) this.store.label(label);
+    for (const record of batch.performance) this.store.performanceRecord(record);
   }
 
   health(): SinkHealth {

@@ -2,7 +2,16 @@
 // and the most recent dead letters (bounded), for the progress line, tests and, later, REST reads.
 
 import type { Output } from '../../domain/output.js';
-import type { Alert, Bar, DeadLetter, FeatureVector, Prediction, Timeframe } from '../../domain/types.js';
+import type {
+  Alert,
+  Bar,
+  DeadLetter,
+  FeatureVector,
+  LabelRecord,
+  PerformanceRecord,
+  Prediction,
+  Timeframe,
+} from '../../domain/types.js';
 
 const key = (symbol: string, timeframe: Timeframe): string => `${symbol}|${timeframe}`;
 
@@ -28,6 +37,10 @@ export class MemoryStore {
         return this.alert(output.value);
       case 'dead_letter':
         return this.deadLetter(output.value);
+      case 'label':
+        return this.label(output.value);
+      case 'performance':
+        return this.performanceRecord(output.value);
     }
   };
 
@@ -54,6 +67,24 @@ export class MemoryStore {
   alert(alert: Alert): void {
     if (this.alerts.length >= this.maxDeadLetters) this.alerts.shift();
     this.alerts.push(alert);
+  }
+
+  /** labels kept (bounded, like alerts), and counts by state */
+  readonly labels: LabelRecord[] = [];
+  readonly labelCounts = { labelled: 0, expired: 0, revised: 0 };
+  /** model@version → its latest performance record */
+  readonly performance = new Map<string, PerformanceRecord>();
+
+  label(label: LabelRecord): void {
+    if (label.state === 'expired') this.labelCounts.expired++;
+    else if (label.revision > 0) this.labelCounts.revised++;
+    else this.labelCounts.labelled++;
+    if (this.labels.length >= this.maxDeadLetters) this.labels.shift();
+    this.labels.push(label);
+  }
+
+  performanceRecord(record: PerformanceRecord): void {
+    this.performance.set(`${record.model}@${record.version}`, record);
   }
 
   deadLetter(letter: DeadLetter): void {

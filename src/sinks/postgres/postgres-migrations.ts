@@ -5,7 +5,10 @@
 import type pg from 'pg';
 import { MlfpError } from '../../errors.js';
 import {
+  ALERT_LIFECYCLE_COLUMNS,
+  ALERTS_V1,
   TABLES,
+  addColumnsSql,
   createTableSql,
   dailyAggregateSql,
   hypertableSql,
@@ -44,11 +47,18 @@ export function migrations(
   mode: PartitioningMode,
   options: MigrationOptions['timescale'],
 ): Migration[] {
-  const time = [TABLES.bars, TABLES.features, TABLES.predictions, TABLES.alerts];
+  const time = [TABLES.bars, TABLES.features, TABLES.predictions, ALERTS_V1];
   const first: string[] = [];
   if (mode === 'timescaledb') first.push('CREATE EXTENSION IF NOT EXISTS timescaledb');
   for (const spec of [...time, TABLES.dead_letters]) first.push(...createTableSql(schema, spec, mode));
   if (mode === 'timescaledb') for (const spec of time) first.push(...hypertableSql(schema, spec, options));
+  const monitoring = [TABLES.labels, TABLES.model_performance];
+  const fourth: string[] = [];
+  for (const spec of monitoring) fourth.push(...createTableSql(schema, spec, mode));
+  if (mode === 'timescaledb')
+    for (const spec of monitoring) fourth.push(...hypertableSql(schema, spec, options));
+  // on a partitioned table (or a hypertable) the new columns reach every partition (chunk)
+  fourth.push(addColumnsSql(schema, 'alerts', ALERT_LIFECYCLE_COLUMNS));
   return [
     { version: 1, name: `tables (${mode})`, statements: first },
     { version: 2, name: 'snapshots', statements: snapshotsTableSql(schema) },
@@ -57,6 +67,7 @@ export function migrations(
       name: 'bars_daily',
       statements: mode === 'native' || options.dailyAggregate ? dailyAggregateSql(schema, mode) : [],
     },
+    { version: 4, name: 'monitoring', statements: fourth },
   ];
 }
 

@@ -112,6 +112,12 @@ describe('COPY text encoding', () => {
       '0.2',
       '2024-01-02T14:30:00.000Z',
       '\\N',
+      // rule, fingerprint, labels, starts_at, annotations: not set outside the alert lifecycle
+      '\\N',
+      '\\N',
+      '\\N',
+      '\\N',
+      '\\N',
     ]);
     expect(jsonValue({ text: 'nul\0here' })).toBe('{"text":"nul\uFFFDhere"}');
   });

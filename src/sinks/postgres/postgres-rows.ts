@@ -1,6 +1,7 @@
 // Engine records as PostgreSQL rows: the bars, features, predictions and alerts codecs (COPY text, COPY binary,
 // UNNEST columns). NaN never reaches the database: undefined features are NULL, a non-finite bar price refuses
-// the record. Re-exports the codec contract, value helpers and dead-letter rows kept in their own files.
+// the record. Re-exports the codec contract, value helpers, dead-letter and monitoring (labels, performance) rows
+// kept in their own files.
 
 import type { Alert, Bar, FeatureVector, Prediction } from '../../domain/types.js';
 import { FEATURE_COUNT } from '../../domain/types.js';
@@ -16,10 +17,14 @@ import {
   integer,
   isoTime,
   jsonValue,
+  NULL_TEXT,
+  optionalIsoTime,
+  optionalJson,
   optionalNumber,
   optionalNumberText,
   optionalText,
   rejected,
+  optionalTimeValue,
   safeIso,
   timeValue,
 } from './postgres-values.js';
@@ -30,6 +35,7 @@ export {
   originalBytes,
   type KeyedDeadLetter,
 } from './postgres-dead-letter-rows.js';
+export { labelCodec, performanceCodec } from './postgres-monitoring-rows.js';
 export { latestPerKey, type RowCodec } from './postgres-row-codec.js';
 export { copyText, isoTime, jsonValue } from './postgres-values.js';
 
@@ -161,10 +167,15 @@ export const alertCodec: RowCodec<Alert> = {
   spec: TABLES.alerts,
   keyOf: (a) => `${a.type}\u0001${a.subject}\u0001${a.ts}\u0001${a.state}`,
   copyLine(a) {
+    const labels = optionalJson(a.labels);
+    const annotations = optionalJson(a.annotations);
     return (
       `${copyText(a.type)}\t${copyText(a.state)}\t${copyText(a.severity)}\t${copyText(a.subject)}\t` +
       `${optionalNumberText(a.value)}\t${optionalNumberText(a.threshold)}\t${isoTime(a.ts, 'alerts', a, describeAlert)}\t` +
-      `${optionalText(a.message)}\n`
+      `${optionalText(a.message)}\t${optionalText(a.rule)}\t${optionalText(a.fingerprint)}\t` +
+      `${labels === null ? NULL_TEXT : copyText(labels)}\t` +
+      `${optionalIsoTime(a.startsAt, 'alerts', a, describeAlert) ?? NULL_TEXT}\t` +
+      `${annotations === null ? NULL_TEXT : copyText(annotations)}\n`
     );
   },
   pushColumns(a, c) {
@@ -176,9 +187,18 @@ export const alertCodec: RowCodec<Alert> = {
     (c[5] as unknown[]).push(optionalNumber(a.threshold));
     (c[6] as unknown[]).push(isoTime(a.ts, 'alerts', a, describeAlert));
     (c[7] as unknown[]).push(a.message === undefined ? null : arrayText(a.message));
+    (c[8] as unknown[]).push(a.rule === undefined ? null : arrayText(a.rule));
+    (c[9] as unknown[]).push(a.fingerprint === undefined ? null : arrayText(a.fingerprint));
+    (c[10] as unknown[]).push(optionalJson(a.labels));
+    (c[11] as unknown[]).push(optionalIsoTime(a.startsAt, 'alerts', a, describeAlert));
+    (c[12] as unknown[]).push(optionalJson(a.annotations));
   },
   writeBinary(a, w) {
-    w.row(8);
+    const startsAt = optionalTimeValue(a.startsAt, 'alerts', a, describeAlert);
+    const labels = optionalJson(a.labels);
+    const annotations = optionalJson(a.annotations);
+    const text = (value: string | undefined): void => (value === undefined ? w.null() : w.text(value));
+    w.row(13);
     w.text(a.type);
     w.text(a.state);
     w.text(a.severity);
@@ -186,8 +206,15 @@ export const alertCodec: RowCodec<Alert> = {
     w.finiteOrNull(a.value);
     w.finiteOrNull(a.threshold);
     w.timestamptz(timeValue(a.ts, 'alerts', a, describeAlert));
-    if (a.message === undefined) w.null();
-    else w.text(a.message);
+    text(a.message);
+    text(a.rule);
+    text(a.fingerprint);
+    if (labels === null) w.null();
+    else w.jsonb(labels);
+    if (startsAt === null) w.null();
+    else w.timestamptz(startsAt);
+    if (annotations === null) w.null();
+    else w.jsonb(annotations);
   },
   describe: describeAlert,
 };

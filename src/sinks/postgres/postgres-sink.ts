@@ -16,7 +16,9 @@ import {
   deadLetterCodec,
   deadLetterKey,
   featuresCodec,
+  labelCodec,
   latestPerKey,
+  performanceCodec,
   predictionCodec,
   type KeyedDeadLetter,
   type RowCodec,
@@ -38,7 +40,14 @@ export interface PostgresSinkDependencies extends RetrierDependencies {
   pool?: pg.Pool;
 }
 
-const TIME_TABLES: readonly TableName[] = ['bars', 'features', 'predictions', 'alerts'];
+const TIME_TABLES: readonly TableName[] = [
+  'bars',
+  'features',
+  'predictions',
+  'alerts',
+  'labels',
+  'model_performance',
+];
 
 export class PostgresSink implements Sink, BarHistory {
   readonly name = 'postgres';
@@ -195,6 +204,8 @@ export class PostgresSink implements Sink, BarHistory {
     add(tables.features, featuresCodec, batch.features, (vector) => vector.ts);
     add(tables.predictions, predictionCodec, batch.predictions, (prediction) => prediction.ts);
     add(tables.alerts, alertCodec, batch.alerts, (alert) => alert.ts);
+    add(tables.labels, labelCodec, batch.labels, (label) => label.ts);
+    add(tables.performance, performanceCodec, batch.performance, (record) => record.ts);
     add(
       tables.deadLetters,
       this.deadLetters,

@@ -4,7 +4,8 @@
 
 import { FEATURE_COLUMNS } from '../../domain/types.js';
 
-export type TableName = 'bars' | 'features' | 'predictions' | 'alerts' | 'dead_letters';
+export type TableName =
+  'bars' | 'features' | 'predictions' | 'alerts' | 'dead_letters' | 'labels' | 'model_performance';
 export type PartitioningMode = 'native' | 'timescaledb';
 
 export interface ColumnSpec {
@@ -34,6 +35,26 @@ const column = (name: string, type: ColumnSpec['type'], nullable = false): Colum
   type,
   nullable,
 });
+
+/** Alert lifecycle columns (migration 4): NULL for alerts raised outside the lifecycle (data quality). */
+export const ALERT_LIFECYCLE_COLUMNS: readonly ColumnSpec[] = [
+  column('rule', 'text', true),
+  column('fingerprint', 'text', true),
+  column('labels', 'jsonb', true),
+  column('starts_at', 'timestamptz', true),
+  column('annotations', 'jsonb', true),
+];
+
+const ALERT_COLUMNS: readonly ColumnSpec[] = [
+  column('type', 'text'),
+  column('state', 'text'),
+  column('severity', 'text'),
+  column('subject', 'text'),
+  column('value', 'double precision', true),
+  column('threshold', 'double precision', true),
+  column('ts', 'timestamptz'),
+  column('message', 'text', true),
+];
 
 export const TABLES: Readonly<Record<TableName, TableSpec>> = {
   bars: {
@@ -93,16 +114,7 @@ export const TABLES: Readonly<Record<TableName, TableSpec>> = {
   },
   alerts: {
     name: 'alerts',
-    columns: [
-      column('type', 'text'),
-      column('state', 'text'),
-      column('severity', 'text'),
-      column('subject', 'text'),
-      column('value', 'double precision', true),
-      column('threshold', 'double precision', true),
-      column('ts', 'timestamptz'),
-      column('message', 'text', true),
-    ],
+    columns: [...ALERT_COLUMNS, ...ALERT_LIFECYCLE_COLUMNS],
     key: ['type', 'subject', 'ts', 'state'],
     onConflict: 'update',
     timePartitioned: true,
@@ -128,7 +140,55 @@ export const TABLES: Readonly<Record<TableName, TableSpec>> = {
     onConflict: 'nothing',
     timePartitioned: false,
   },
+  labels: {
+    name: 'labels',
+    columns: [
+      column('symbol', 'text'),
+      column('timeframe', 'text'),
+      column('ts', 'timestamptz'),
+      column('model', 'text'),
+      column('version', 'text'),
+      column('kind', 'text'),
+      column('horizon_bars', 'integer'),
+      column('label_ts', 'timestamptz'),
+      column('state', 'text'),
+      column('reason', 'text', true),
+      column('revision', 'integer'),
+      column('realised_return', 'double precision', true),
+      column('actual_class', 'text', true),
+      column('actual_value', 'double precision', true),
+      column('predicted_class', 'text', true),
+      column('predicted_value', 'double precision', true),
+    ],
+    key: ['symbol', 'timeframe', 'ts', 'model', 'version'],
+    revision: 'revision',
+    onConflict: 'update',
+    timePartitioned: true,
+    compressSegmentBy: ['symbol', 'timeframe'],
+  },
+  model_performance: {
+    name: 'model_performance',
+    columns: [
+      column('model', 'text'),
+      column('version', 'text'),
+      column('kind', 'text'),
+      column('timeframe', 'text'),
+      column('ts', 'timestamptz'),
+      column('count', 'integer'),
+      column('metrics', 'jsonb'),
+      column('error_drift_statistic', 'double precision', true),
+      column('error_drift_threshold', 'double precision', true),
+      column('error_drift_alarm', 'boolean'),
+    ],
+    key: ['model', 'version', 'ts'],
+    onConflict: 'update',
+    timePartitioned: true,
+    compressSegmentBy: ['model', 'version'],
+  },
 };
+
+/** alerts as migration 1 created it, before the lifecycle columns: migration 1 is never changed. */
+export const ALERTS_V1: TableSpec = { ...TABLES.alerts, columns: ALERT_COLUMNS };
 
 /** Double-quotes an identifier (names here are validated, quoting keeps reserved words like "end" legal). */
 export function quoteIdentifier(name: string): string {
@@ -172,7 +232,20 @@ export function createTableSql(schema: string, spec: TableSpec, mode: Partitioni
     );
   if (spec.name === 'alerts')
     statements.push(`CREATE INDEX IF NOT EXISTS "alerts_subject_ts" ON ${table} ("subject", "ts" DESC)`);
+  if (spec.name === 'labels')
+    statements.push(
+      `CREATE INDEX IF NOT EXISTS "labels_model_label_ts" ON ${table} ("model", "version", "label_ts")`,
+    );
   return statements;
+}
+
+/** Adds columns a later migration introduced to a table an earlier one created (no-ops where present). */
+export function addColumnsSql(schema: string, table: TableName, columns: readonly ColumnSpec[]): string {
+  return `ALTER TABLE ${qualified(schema, table)}\n  ${columns
+    .map(
+      (c) => `ADD COLUMN IF NOT EXISTS ${quoteIdentifier(c.name)} ${c.type}${c.nullable ? '' : ' NOT NULL'}`,
+    )
+    .join(',\n  ')}`;
 }
 
 export interface TimescaleOptions {

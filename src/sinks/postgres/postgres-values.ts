@@ -121,6 +121,30 @@ export function safeIso(ms: number): string {
   return Number.isFinite(ms) && ms >= FIRST_MS && ms <= LAST_MS ? new Date(ms).toISOString() : String(ms);
 }
 
+/** A nullable timestamptz: absent or non-finite is NULL; a finite time PostgreSQL cannot hold refuses the row. */
+export function optionalTimeValue<R>(
+  ms: number | undefined,
+  table: string,
+  row: R,
+  describe: (row: R) => string,
+): number | null {
+  return ms === undefined || !Number.isFinite(ms) ? null : timeValue(ms, table, row, describe);
+}
+
+export function optionalIsoTime<R>(
+  ms: number | undefined,
+  table: string,
+  row: R,
+  describe: (row: R) => string,
+): string | null {
+  const value = optionalTimeValue(ms, table, row, describe);
+  return value === null ? null : new Date(value).toISOString();
+}
+
+/** jsonb text of an optional value, or null when absent. */
+export const optionalJson = (value: unknown): string | null =>
+  value === undefined ? null : jsonValue(value);
+
 export const optionalText = (text: string | undefined): string =>
   text === undefined ? NULL_TEXT : copyText(text);
 

@@ -7,7 +7,7 @@ import { isMlfpError, MlfpError } from '../../errors.js';
 import type { PartitionSnapshot } from '../../sinks/sink.js';
 import type { CorporateActionBook } from '../corporate-actions.js';
 import { ENGINE_EVENTS } from '../engine-events.js';
-import { PartitionWorker, type AsyncStage } from '../partition-worker.js';
+import { PartitionWorker, type AsyncStage, type MonitorHooks } from '../partition-worker.js';
 import { retryWhileOurs, type EngineContext } from './engine-context.js';
 
 /** One assigned partition: its worker (once loaded) and the bookkeeping around it. */
@@ -52,6 +52,7 @@ export class PartitionSlots {
     private readonly context: EngineContext,
     private readonly book: CorporateActionBook,
     private readonly createStage: (() => AsyncStage) | undefined,
+    private readonly monitor?: MonitorHooks,
   ) {}
 
   get size(): number {
@@ -246,6 +247,8 @@ export class PartitionSlots {
       corporateActions: this.book,
       stats: this.context.stats,
       createStage: this.createStage,
+      observe: this.monitor?.observe,
+      createLabels: this.monitor?.createLabels,
     });
   }
 }

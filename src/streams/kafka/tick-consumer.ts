@@ -15,6 +15,38 @@ import type { TickDecoding } from './tick-decoding.js';
 import type { BarWarmUp } from './warm-up.js';
 
 const CHECK_EVERY_MESSAGES = 64;
+/** restarts after a crash kafkajs gives up on while the brokers are away: first wait, and the cap */
+const RESTART_FIRST_MS = 500;
+const RESTART_MAX_MS = 5_000;
+
+/**
+ * kafkajs does not restart its consumer after some crashes that only mean "the brokers are away": it raises
+ * KafkaJSGroupCoordinatorNotFound (a non-retriable class) when the coordinator lookup runs out of retries
+ * during an outage, and wraps connection failures in KafkaJSNonRetriableError. These names anywhere in the
+ * cause chain make a crash an outage (wait and rejoin), not a failure (stop the engine).
+ */
+const BROKER_AWAY_ERRORS = new Set([
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTopicMetadataNotLoaded',
+  'KafkaJSLockTimeout',
+]);
+
+/** Whether a consumer crash only says the brokers are unreachable (see BROKER_AWAY_ERRORS). */
+export function brokersAway(error: unknown): boolean {
+  let current = error as { name?: unknown; cause?: unknown; retriable?: unknown } | undefined;
+  for (let depth = 0; current !== undefined && current !== null && depth < 10; depth++) {
+    if (typeof current.name === 'string' && BROKER_AWAY_ERRORS.has(current.name)) return true;
+    if (current.name === 'KafkaJSProtocolError' && current.retriable === true) return true;
+    current = current.cause as typeof current;
+  }
+  return false;
+}
 
 /** The parts eachBatch drives. */
 export interface BatchParts {
@@ -35,6 +67,9 @@ export class TickConsumer {
   sourceDown: string | undefined;
   /** decoded values of the batch in hand, reused across batches */
   private values: unknown[] = [];
+  /** our own restarts since the consumer was last in the group (backoff) */
+  private restarts = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly context: EngineContext,
@@ -81,6 +116,7 @@ export class TickConsumer {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.sourceDown = undefined;
+      this.restarts = 0;
       this.parts.slots.onGroupJoin(event.payload.memberAssignment, this.consumer);
     });
     consumer.on(consumer.events.CRASH, (event) => {
@@ -88,17 +124,48 @@ export class TickConsumer {
       // failure: say so until the consumer is back in the group; one it does not restart stops the engine
       if (event.payload.restart)
         this.sourceDown = `the Kafka brokers (consumer restarting after: ${event.payload.error.message})`;
-      else if (context.isActive()) context.fail(toMlfpError(event.payload.error, 'source_unavailable'));
+      else if (!context.isActive()) return;
+      else if (brokersAway(event.payload.error)) {
+        this.sourceDown = `the Kafka brokers (consumer restarting after: ${event.payload.error.message})`;
+        this.restartLater(consumer);
+      } else context.fail(toMlfpError(event.payload.error, 'source_unavailable'));
     });
     await consumer.connect();
     await consumer.subscribe({ topic: context.topic, fromBeginning: true });
     onSubscribed();
-    await consumer.run({
+    await this.run(consumer);
+  }
+
+  private run(consumer: Consumer): Promise<void> {
+    return consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.eachBatch(payload),
     });
+  }
+
+  /**
+   * Reconnects and rejoins after a crash kafkajs will not restart (it has disconnected the consumer; the
+   * subscription stays). Backs off while the brokers stay away; a further crash comes back here through the
+   * CRASH event. Nothing happens once the engine stops or the consumer is detached.
+   */
+  private restartLater(consumer: Consumer): void {
+    clearTimeout(this.restartTimer);
+    const wait = Math.min(RESTART_MAX_MS, RESTART_FIRST_MS * 2 ** Math.min(this.restarts, 10));
+    this.restarts++;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.consumer !== consumer || !this.context.isActive()) return;
+      consumer
+        .connect()
+        .then(() => (this.consumer === consumer && this.context.isActive() ? this.run(consumer) : undefined))
+        .catch((error: unknown) => {
+          if (this.consumer !== consumer || !this.context.isActive()) return;
+          if (brokersAway(error)) this.restartLater(consumer);
+          else this.context.fail(toMlfpError(error, 'source_unavailable'));
+        });
+    }, wait);
   }
 
   /** The commit port of the delivery coordinator. */
@@ -119,6 +186,8 @@ export class TickConsumer {
   detach(): Consumer | undefined {
     const consumer = this.consumer;
     this.consumer = undefined;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
     return consumer;
   }
 

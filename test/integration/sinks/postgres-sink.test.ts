@@ -63,6 +63,7 @@ describe('postgres migrations', () => {
         { version: 1, mode: 'native' },
         { version: 2, mode: 'native' },
         { version: 3, mode: 'native' },
+        { version: 4, mode: 'native' },
       ]);
       expect(sinks.map((sink) => sink.mode)).toEqual(['native', 'native']);
       const partitioned = await admin.query<{ relname: string }>(
@@ -74,6 +75,8 @@ describe('postgres migrations', () => {
         'alerts',
         'bars',
         'features',
+        'labels',
+        'model_performance',
         'predictions',
       ]);
       expect(sinks[0]?.health().state).toBe('up');

@@ -3,16 +3,19 @@
 // through PartitionWorkers with the real scoring stage and the demo models, monitoring off beside on, in one
 // process, alternating blocks of the same rounds; also with scoring off (features only), the cheapest path.
 // Writes benchmarks/results/monitoring.json. Run: npm run build && npm run bench:monitoring
-// (BENCH_SYMBOLS, BENCH_WARMUP_ROUNDS, BENCH_ROUNDS_PER_BLOCK, BENCH_BLOCKS; node --expose-gc for the GC between blocks)
+// (BENCH_SYMBOLS, BENCH_WARMUP_ROUNDS, BENCH_ROUNDS_PER_BLOCK, BENCH_BLOCKS, BENCH_CPU_PROFILE, BENCH_MONITOR_SHARE;
+// node --expose-gc for the GC between blocks)
 
 import { join } from 'node:path';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { engineConfigSchema, type EngineConfig } from '../src/config/schema.js';
+import type { Output } from '../src/domain/output.js';
 import type { Bar } from '../src/domain/types.js';
 import { ModelRegistry } from '../src/models/registry.js';
 import { ModelDrift } from '../src/monitoring/drift/model-drift.js';
+import { PSI_DEFAULTS } from '../src/monitoring/drift/psi.js';
 import { createLogger } from '../src/monitoring/log.js';
 import { EngineMetrics } from '../src/monitoring/metrics.js';
 import { PerformanceTracker } from '../src/monitoring/performance/performance-tracker.js';
@@ -20,7 +23,7 @@ import type { ModelMonitor } from '../src/monitoring/model-monitor.js';
 import { EngineStats } from '../src/monitoring/stats.js';
 import { createRunMonitor, monitoredModels } from '../src/streams/monitor-wiring.js';
 import type { OutboxOwner } from '../src/streams/delivery-ports.js';
-import { PartitionWorker } from '../src/streams/partition-worker.js';
+import { PartitionWorker, type LabelState } from '../src/streams/partition-worker.js';
 import { Random } from '../src/streams/random.js';
 import { ScoringStage } from '../src/streams/scoring-stage.js';
 import { machineInfo } from './lib/machine.js';
@@ -35,11 +38,11 @@ const HISTORY_BARS = 60;
 /** live rounds before timing: LSTM windows (16 vectors) full, every KS and error detector calibrated, JIT warm */
 const WARMUP_ROUNDS = positiveIntegerEnv('BENCH_WARMUP_ROUNDS', 20);
 const ROUNDS_PER_BLOCK = positiveIntegerEnv('BENCH_ROUNDS_PER_BLOCK', 4);
-const BLOCKS = positiveIntegerEnv('BENCH_BLOCKS', 5);
+const BLOCKS = positiveIntegerEnv('BENCH_BLOCKS', 7);
 const TARGET_ADDED = 0.1;
 const BAR_MS = 300_000;
-/** event time of live round 0: 22:30 UTC, so the UTC day closes in the measured part (round 20 + 5 × 4 → 01:50) */
-const START_MS = Date.parse('2024-03-04T22:30:00Z');
+/** event time of live round 0: 22:00 UTC, so the UTC day closes in the measured part (round 24 with the defaults) */
+const START_MS = Date.parse('2024-03-04T22:00:00Z');
 
 type Tick = { symbol: string; ts: number; price: number; size: number };
 
@@ -188,6 +191,45 @@ trackerPrototype.calibrate = function timed(this: PerformanceTracker): void {
   if (ms > errorCalibration.maxMs) errorCalibration.maxMs = ms;
 };
 
+/**
+ * What-if, not the engine's behaviour: BENCH_MONITOR_SHARE < 1 shows the monitor (drift, labels) only the features,
+ * predictions and bars of a stable hash-chosen share of the symbols (default 1: every output, hooks unwrapped).
+ */
+const MONITOR_SHARE = Math.min(1, Number(process.env.BENCH_MONITOR_SHARE ?? 1));
+const sampledSymbols = new Map<string, boolean>();
+function isSampled(symbol: string): boolean {
+  let sampled = sampledSymbols.get(symbol);
+  if (sampled === undefined) {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < symbol.length; i++) hash = Math.imul(hash ^ symbol.charCodeAt(i), 0x01000193);
+    sampledSymbols.set(symbol, (sampled = (hash >>> 0) / 2 ** 32 < MONITOR_SHARE));
+  }
+  return sampled;
+}
+function sampledObserve(observe: (output: Output) => boolean): (output: Output) => boolean {
+  if (MONITOR_SHARE >= 1) return observe;
+  return (output) =>
+    (output.kind === 'features' || output.kind === 'prediction') && !isSampled(output.value.symbol)
+      ? false
+      : observe(output);
+}
+function sampledLabels(create: () => LabelState): () => LabelState {
+  if (MONITOR_SHARE >= 1) return create;
+  return () => {
+    const labels = create();
+    return {
+      onPrediction: (prediction) => {
+        if (isSampled(prediction.symbol)) labels.onPrediction(prediction);
+      },
+      onBar: (bar, emit) => {
+        if (isSampled(bar.symbol)) labels.onBar(bar, emit);
+      },
+      snapshot: () => labels.snapshot(),
+      restore: (snapshot) => labels.restore(snapshot),
+    };
+  };
+}
+
 function createVariant(name: Variant['name'], config: EngineConfig, registry: ModelRegistry): Variant {
   const scoring = name.startsWith('scoring');
   const on = name.endsWith('-on');
@@ -227,8 +269,8 @@ function createVariant(name: Variant['name'], config: EngineConfig, registry: Mo
             maxWaitMs: config.models.maxWaitMs,
           })
       : undefined,
-    observe: run?.hooks.observe,
-    createLabels: run?.hooks.createLabels,
+    observe: run === undefined ? undefined : sampledObserve(run.hooks.observe),
+    createLabels: run?.hooks.createLabels === undefined ? undefined : sampledLabels(run.hooks.createLabels),
   });
   return {
     name,
@@ -293,14 +335,35 @@ async function runRounds(variant: Variant, rounds: readonly Tick[][], intervalMs
   return bars === 0 ? Number.NaN : elapsedNs / bars;
 }
 
+/** Values fed to each drift series so far, per model (from the drift monitors' snapshots; outside timing). */
+function valuesFed(monitor: ModelMonitor, registry: ModelRegistry): Map<string, number> {
+  const fed = new Map<string, number>();
+  for (const spec of monitoredModels(registry)) {
+    const drift = monitor.driftOf(spec.model, spec.version);
+    if (drift !== undefined)
+      fed.set(
+        `${spec.model}@${spec.version}`,
+        drift.snapshot().series.reduce((n, s) => n + s.seq, 0),
+      );
+  }
+  return fed;
+}
+
 /** What the monitor's drift detectors did: values fed, calibrations, detectors evaluated since `sinceMs`. */
-function driftSummary(monitor: ModelMonitor, registry: ModelRegistry, sinceMs: number) {
+function driftSummary(
+  monitor: ModelMonitor,
+  registry: ModelRegistry,
+  sinceMs: number,
+  fedBefore: Map<string, number>,
+  every: { psi: number; ks: number },
+) {
   const models: Array<Record<string, unknown>> = [];
   for (const spec of monitoredModels(registry)) {
     const drift = monitor.driftOf(spec.model, spec.version);
     if (drift === undefined) continue;
     const snapshot = drift.snapshot();
     const values = snapshot.series.reduce((n, s) => n + s.seq, 0);
+    const measuredValues = values - (fedBefore.get(`${spec.model}@${spec.version}`) ?? 0);
     const rows = drift.status();
     const tracker = monitor.performanceOf(spec.model, spec.version)?.snapshot();
     models.push({
@@ -308,6 +371,10 @@ function driftSummary(monitor: ModelMonitor, registry: ModelRegistry, sinceMs: n
       model: `${spec.model}@${spec.version}`,
       series: snapshot.series.length,
       valuesFed: values,
+      valuesFedInMeasuredPart: measuredValues,
+      /** each series' PSI evaluates every psi.every values and its KS every ks.every values */
+      detectorEvaluationsInMeasuredPart:
+        Math.floor(measuredValues / every.psi) + Math.floor(measuredValues / every.ks),
       calibrated: drift.calibrations().length,
       pendingCalibrations: drift.pendingCalibrations,
       skipped: drift.skipped.map((s) => `${s.key}: ${s.reason}`),
@@ -391,6 +458,10 @@ async function main(): Promise<void> {
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 250 });
   }
+  const fedBefore = {
+    'scoring-on': valuesFed(byName('scoring-on').monitor!, registry),
+    'features-on': valuesFed(byName('features-on').monitor!, registry),
+  };
   const measuredSinceMs = Date.now();
   const order: Variant['name'][][] = [
     ['scoring-off', 'scoring-on', 'features-off', 'features-on'],
@@ -460,6 +531,7 @@ async function main(): Promise<void> {
   const featuresPair = pairs('features-off', 'features-on');
   const pass = scoringPair.ratioOfMedians <= 1 + TARGET_ADDED;
   const on = byName('scoring-on');
+  const every = { psi: PSI_DEFAULTS.every, ks: config.monitoring.drift.ks.every };
   const featuresOn = byName('features-on');
 
   const warmUpSummary = Object.fromEntries(
@@ -484,6 +556,8 @@ async function main(): Promise<void> {
       `running time (checked after each round), so its cost lands in its own blocks.`,
     config: {
       symbols: SYMBOLS,
+      /** < 1: a what-if run, the monitor saw only this share of the symbols (BENCH_MONITOR_SHARE) */
+      monitorShare: MONITOR_SHARE,
       ticksPerBar: TICKS_PER_BAR,
       historyBars: HISTORY_BARS,
       warmUpRounds: WARMUP_ROUNDS,
@@ -518,8 +592,14 @@ async function main(): Promise<void> {
       },
     },
     drift: {
-      'scoring-on': driftSummary(on.monitor!, registry, measuredSinceMs),
-      'features-on': driftSummary(featuresOn.monitor!, registry, measuredSinceMs),
+      'scoring-on': driftSummary(on.monitor!, registry, measuredSinceMs, fedBefore['scoring-on'], every),
+      'features-on': driftSummary(
+        featuresOn.monitor!,
+        registry,
+        measuredSinceMs,
+        fedBefore['features-on'],
+        every,
+      ),
     },
     alertsEmitted: { 'scoring-on': on.monitor!.emitted, 'features-on': featuresOn.monitor!.emitted },
     /** the monitor's own counters since the start (labels by state, performance records), where it has them */
@@ -571,7 +651,9 @@ async function main(): Promise<void> {
       (result.drift['scoring-on'] as Array<Record<string, unknown>>)
         .map(
           (m) =>
-            `${String(m['model'])} ${String(m['detectorsEvaluatedInMeasuredPart'])}/${String(m['detectors'])} detectors evaluated, ${String(m['calibrated'])} calibrated`,
+            `${String(m['model'])}: ${Number(m['valuesFedInMeasuredPart']).toLocaleString('en-US')} values fed, ` +
+            `~${Number(m['detectorEvaluationsInMeasuredPart']).toLocaleString('en-US')} PSI/KS evaluations, ` +
+            `${String(m['detectorsEvaluatedInMeasuredPart'])}/${String(m['detectors'])} detectors evaluated, ${String(m['calibrated'])} KS calibrated`,
         )
         .join('; '),
   );
@@ -585,7 +667,11 @@ async function main(): Promise<void> {
     `\ntarget: monitoring adds ≤ ${TARGET_ADDED * 100} % per bar at ${SYMBOLS.toLocaleString('en-US')} symbols: ` +
       `${scoringPair.addedPercent.toFixed(1)} % → ${pass ? 'PASS' : 'FAIL'}`,
   );
-  const path = writeResults(process.env.BENCH_OUT ?? 'monitoring', result);
+  // a what-if run never overwrites the engine's result
+  const path = writeResults(
+    process.env.BENCH_OUT ?? (MONITOR_SHARE < 1 ? 'monitoring-what-if' : 'monitoring'),
+    result,
+  );
   console.log(`results: ${path}`);
   for (const variant of variants) variant.worker.close();
   await registry.close();

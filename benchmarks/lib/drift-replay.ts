@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { FEATURE_COLUMNS, type FeatureVector, type Prediction } from '../../src/domain/types.js';
 import {
   ModelDrift,
+  type DriftCalibration,
   type DriftChange,
   type DriftKey,
   type ModelDriftOptions,
@@ -325,6 +326,8 @@ export interface CalibrationCost {
   medianMs: number;
   maxMs: number;
   totalMs: number;
+  /** the cuts and block lengths these calibrations chose (8 symbols, one replay's first 5,000 values) */
+  calibrations: DriftCalibration[];
 }
 
 /** Times calibrate() of every series of the all-columns model from one replay's first 5,000 values. */
@@ -351,6 +354,7 @@ export function measureCalibrationCost(
   );
   const options: ModelDriftOptions = { expectedSymbols: symbols };
   let times: number[] = [];
+  let calibrations: DriftCalibration[] = [];
   for (let pass = 0; pass < 2; pass++) {
     times = [];
     const drift = new ModelDrift(spec, options, { random: (s) => new Random(s) });
@@ -360,6 +364,7 @@ export function measureCalibrationCost(
       drift.calibrate({ [key]: parts });
       times.push(performance.now() - started);
     }
+    calibrations = drift.calibrations();
   }
   const sorted = [...times].sort((a, b) => a - b);
   return {
@@ -370,5 +375,6 @@ export function measureCalibrationCost(
     medianMs: sorted[Math.floor(sorted.length / 2)]!,
     maxMs: sorted[sorted.length - 1]!,
     totalMs: times.reduce((a, b) => a + b, 0),
+    calibrations,
   };
 }

@@ -120,6 +120,8 @@ export class ModelMonitor {
   private outboxRecords = 0;
   private readonly now: () => number;
   private readonly watched = new Map<string, Watched>();
+  /** the same, by model name then version: the per-output lookups build no "name@version" string */
+  private readonly byName = new Map<string, Map<string, Watched>>();
   /** per timeframe, the watched models with drift detectors (the feature-vector path) */
   private readonly driftByTimeframe: Record<Timeframe, Watched[]> = { '5m': [], '1h': [], '1d': [] };
   private readonly rules: {
@@ -380,6 +382,12 @@ export class ModelMonitor {
       });
     }
     for (const id of [...this.watched.keys()]) if (!keep.has(id)) this.watched.delete(id);
+    this.byName.clear();
+    for (const watched of this.watched.values()) {
+      let versions = this.byName.get(watched.spec.model);
+      if (versions === undefined) this.byName.set(watched.spec.model, (versions = new Map()));
+      versions.set(watched.spec.version, watched);
+    }
     for (const timeframe of ['5m', '1h', '1d'] as const) this.driftByTimeframe[timeframe].length = 0;
     for (const watched of this.watched.values())
       if (watched.drift !== undefined) this.driftByTimeframe[watched.spec.timeframe].push(watched);
@@ -497,7 +505,7 @@ export class ModelMonitor {
   }
 
   private onPrediction(prediction: Prediction): void {
-    const watched = this.watched.get(idOf(prediction.model, prediction.version));
+    const watched = this.byName.get(prediction.model)?.get(prediction.version);
     if (watched === undefined) return;
     if (!(watched.maxLatencyMs >= prediction.latencyMs)) watched.maxLatencyMs = prediction.latencyMs;
     watched.drift?.onPrediction(prediction, this.now());
@@ -507,7 +515,7 @@ export class ModelMonitor {
     if (label.state === 'expired') this.counts.expired++;
     else if (label.revision > 0) this.counts.revised++;
     else this.counts.labelled++;
-    const watched = this.watched.get(idOf(label.model, label.version));
+    const watched = this.byName.get(label.model)?.get(label.version);
     const tracker = watched?.performance;
     if (tracker === undefined) return;
     const record = tracker.onLabel(label);

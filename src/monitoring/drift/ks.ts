@@ -11,13 +11,15 @@
 // - `KsReference.fromSample` (when a reference sample is kept, e.g. from calibration history): the true
 //   two-sample statistic, sup over all x, ties included; more power against changes inside a decile, memory
 //   about 100 to 200 bytes per distinct reference value per detector (the segment tree below).
-// Per value: one binary search, two O(log buckets) updates of a prefix-extreme segment tree, no allocation;
-// an evaluation of a full window is O(1), of a filling one O(buckets).
+// Per value: one binary search (none through `updateBucket`, when the caller binned the value already) and
+// two O(1) bucket-count updates, no allocation; an evaluation (every `every` values) scans the buckets,
+// O(buckets). A reference of more than SCAN_MAX_BUCKETS buckets (a large sample) keeps a prefix-extreme
+// segment tree instead: two O(log buckets) updates per value, O(1) per evaluation of a full window.
 
 import { SnapshotReader, encodeNumber, type SnapshotNumber } from '../../indicators/snapshot-codec.js';
 import { MlfpError } from '../../errors.js';
 import { checkInteger, checkNumber, readWindowSnapshot, restoredWith } from './checks.js';
-import { fingerprint, type BinnedReference } from './reference.js';
+import { fingerprint, indexRing, type BinnedReference } from './reference.js';
 
 /** What a KS window is compared with: buckets where the reference CDF is constant, and each bucket's mass. */
 export class KsReference {
@@ -166,6 +168,11 @@ const STATUSES: readonly KsStatus[] = ['warming', 'ok', 'alarm'];
 
 export const KS_DEFAULTS = { window: 1_000, minCount: 500, every: 50 } as const;
 const MAX_WINDOW = 1_000_000;
+/**
+ * Most buckets evaluated by a scan: below it a scan every `every` values costs less than a segment-tree update
+ * per value (a histogram's 10 deciles: 10 additions every 50 values against 8 tree nodes per value).
+ */
+export const SCAN_MAX_BUCKETS = 64;
 
 export interface KsSnapshot {
   kind: 'mlfp.drift.ks';
@@ -187,10 +194,12 @@ export interface KsSnapshot {
 }
 
 /**
- * Sliding-window KS. The window is kept as bucket counts; a segment tree over buckets holds, per node, the
- * sum of leaf weights w_b = countScale·count_b − window·W_b and the largest and smallest prefix sum inside
- * it, so the root gives D of a full window at once. Counts and reference masses of a sample are integers, so
- * D is exact there.
+ * Sliding-window KS. The window is kept as a ring of bucket indexes and per-bucket counts; D is the largest
+ * prefix |countScale·C(≤b) − n·W(≤b)| over buckets, scanned at each evaluation (the arithmetic of
+ * `KsReference.statistic` and of the calibration bootstrap, so a window's D equals theirs bit for bit). Over
+ * SCAN_MAX_BUCKETS buckets, a segment tree holds per node the sum of leaf weights w_b = countScale·count_b −
+ * window·W_b and the largest and smallest prefix sum inside it, so the root gives D of a full window at once.
+ * Counts and reference masses of a sample are integers, so D is exact there.
  */
 export class KsDetector {
   readonly window: number;
@@ -208,8 +217,10 @@ export class KsDetector {
   /** non-finite values passed and not used */
   skipped = 0;
 
-  private readonly ring: Int32Array;
+  private readonly ring: Uint8Array | Uint16Array | Int32Array;
   private readonly counts: Int32Array;
+  /** whether the segment tree is kept (more than SCAN_MAX_BUCKETS buckets) */
+  private readonly tree: boolean;
   private readonly leaves: number;
   private readonly treeSum: Float64Array;
   private readonly treeMax: Float64Array;
@@ -226,14 +237,16 @@ export class KsDetector {
     this.window = checkInteger('ks.window', options.window ?? KS_DEFAULTS.window, 2, MAX_WINDOW);
     this.minCount = checkInteger('ks.minCount', options.minCount ?? KS_DEFAULTS.minCount, 2, this.window);
     this.every = checkInteger('ks.every', options.every ?? KS_DEFAULTS.every, 1, MAX_WINDOW);
-    this.ring = new Int32Array(this.window);
+    this.ring = indexRing(reference.buckets, this.window);
     this.counts = new Int32Array(reference.buckets);
+    this.tree = reference.buckets > SCAN_MAX_BUCKETS;
     let leaves = 1;
-    while (leaves < reference.buckets) leaves *= 2;
+    while (this.tree && leaves < reference.buckets) leaves *= 2;
     this.leaves = leaves;
-    this.treeSum = new Float64Array(2 * leaves);
-    this.treeMax = new Float64Array(2 * leaves);
-    this.treeMin = new Float64Array(2 * leaves);
+    const nodes = this.tree ? 2 * leaves : 0;
+    this.treeSum = new Float64Array(nodes);
+    this.treeMax = new Float64Array(nodes);
+    this.treeMin = new Float64Array(nodes);
     this.rebuildTree();
   }
 
@@ -248,7 +261,14 @@ export class KsDetector {
       this.skipped++;
       return false;
     }
-    const bucket = this.reference.bucketOf(x);
+    return this.updateBucket(this.reference.bucketOf(x), timeMs);
+  }
+
+  /**
+   * `update` of a finite value whose bucket the caller already has (`reference.bucketOf(x)`, which for a
+   * histogram reference is its BinnedReference's `binOf(x)`): one binning per value shared with PSI.
+   */
+  updateBucket(bucket: number, timeMs: number): boolean {
     const ring = this.ring;
     const counts = this.counts;
     let head = this.head;
@@ -256,13 +276,15 @@ export class KsDetector {
       const oldest = ring[head] as number;
       if (oldest !== bucket) {
         counts[oldest] = (counts[oldest] as number) - 1;
-        this.setLeaf(oldest);
         counts[bucket] = (counts[bucket] as number) + 1;
-        this.setLeaf(bucket);
+        if (this.tree) {
+          this.setLeaf(oldest);
+          this.setLeaf(bucket);
+        }
       }
     } else {
       counts[bucket] = (counts[bucket] as number) + 1;
-      this.setLeaf(bucket);
+      if (this.tree) this.setLeaf(bucket);
       this.count++;
     }
     ring[head] = bucket;
@@ -277,7 +299,7 @@ export class KsDetector {
   /** D of the window now (NaN when empty). */
   currentDistance(): number {
     const n = this.count;
-    if (n === this.window) {
+    if (this.tree && n === this.window) {
       const high = this.treeMax[1] as number;
       const low = -(this.treeMin[1] as number);
       const extreme = Math.max(high, low, 0);
@@ -400,6 +422,7 @@ export class KsDetector {
   }
 
   private rebuildTree(): void {
+    if (!this.tree) return;
     const sum = this.treeSum;
     const high = this.treeMax;
     const low = this.treeMin;

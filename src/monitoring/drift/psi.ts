@@ -1,11 +1,13 @@
 // Population stability index of a sliding window against a manifest reference (decile edges frozen, outer
 // bins open, empty-bin floor 1e-4), gated by the window's effective sample size n·(1−ρ₁)/(1+ρ₁): an
 // autocorrelated window holds fewer independent values than it has, and PSI read from it over-fires.
-// O(log bins) per value (one bin search in, one out), no allocation; the caller passes each value's time.
+// O(log bins) per value (one bin search, none through `updateBinned` when the caller binned the value; the
+// window keeps each value's bin, so the evicted one is not searched again), no allocation; the caller passes
+// each value's time.
 
 import { SnapshotReader, encodeNumber, type SnapshotNumber } from '../../indicators/snapshot-codec.js';
 import { checkInteger, checkNumber, readWindowSnapshot, restoredWith } from './checks.js';
-import type { BinnedReference } from './reference.js';
+import { indexRing, type BinnedReference } from './reference.js';
 
 export interface PsiOptions {
   /** values in the sliding window (default 1,000) */
@@ -105,6 +107,8 @@ export class PsiDetector {
   skipped = 0;
 
   private readonly values: Float64Array;
+  /** the bin of each value in `values`, same slots */
+  private readonly bins: Uint8Array | Uint16Array | Int32Array;
   private readonly binCounts: Int32Array;
   private readonly sums = new Float64Array(9);
   private readonly expectedFloored: Float64Array;
@@ -127,6 +131,7 @@ export class PsiDetector {
     this.alert = checkNumber('psi.alert', options.alert ?? PSI_DEFAULTS.alert, this.warn, 100);
     this.floor = checkNumber('psi.floor', options.floor ?? PSI_DEFAULTS.floor, 0, 0.01, true);
     this.values = new Float64Array(this.window);
+    this.bins = indexRing(reference.bins, this.window);
     this.binCounts = new Int32Array(reference.bins);
     this.expectedFloored = reference.expected.map((e) => Math.max(e, this.floor));
   }
@@ -142,11 +147,17 @@ export class PsiDetector {
       this.skipped++;
       return false;
     }
-    const reference = this.reference;
+    return this.updateBinned(x, this.reference.binOf(x), timeMs);
+  }
+
+  /** `update` of a finite x whose bin the caller already has (`reference.binOf(x)`): one binning shared with KS. */
+  updateBinned(x: number, bin: number, timeMs: number): boolean {
     const values = this.values;
+    const bins = this.bins;
+    const binCounts = this.binCounts;
     const sums = this.sums;
     const window = this.window;
-    const centre = reference.centre;
+    const centre = this.reference.centre;
     let head = this.head;
     if (this.count === window) {
       const oldest = values[head] as number;
@@ -155,19 +166,19 @@ export class PsiDetector {
       sums[EVICTED + 1] = (sums[EVICTED + 1] as number) + centredOldest * centredOldest;
       sums[EVICTED + 2] = (sums[EVICTED + 2] as number) + this.beforeOldest * centredOldest;
       this.beforeOldest = centredOldest;
-      const evictedBin = reference.binOf(oldest);
-      this.binCounts[evictedBin] = (this.binCounts[evictedBin] as number) - 1;
+      const evictedBin = bins[head] as number;
+      binCounts[evictedBin] = (binCounts[evictedBin] as number) - 1;
     } else this.count++;
     const centred = x - centre;
     values[head] = x;
+    bins[head] = bin;
+    binCounts[bin] = (binCounts[bin] as number) + 1;
     if (++head === window) head = 0;
     this.head = head;
     sums[FRESH] = (sums[FRESH] as number) + centred;
     sums[FRESH + 1] = (sums[FRESH + 1] as number) + centred * centred;
     sums[FRESH + 2] = (sums[FRESH + 2] as number) + this.lastCentred * centred;
     this.lastCentred = centred;
-    const bin = reference.binOf(x);
-    this.binCounts[bin] = (this.binCounts[bin] as number) + 1;
     if (++this.blockFill === window) {
       // the fresh block is exactly the window now: it becomes the previous block, nothing of it evicted yet
       sums[OLD] = sums[FRESH] as number;
@@ -215,6 +226,7 @@ export class PsiDetector {
 
   reset(): void {
     this.values.fill(0);
+    this.bins.fill(0);
     this.binCounts.fill(0);
     this.sums.fill(0);
     this.head = 0;
@@ -285,6 +297,7 @@ export class PsiDetector {
       if (typeof x !== 'number' || !Number.isFinite(x)) reader.fail('values', `element ${i} is not finite`);
       detector.values[i] = x;
       const bin = reference.binOf(x);
+      detector.bins[i] = bin;
       detector.binCounts[bin] = (detector.binCounts[bin] as number) + 1;
     }
     detector.count = count;

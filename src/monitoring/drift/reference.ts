@@ -91,3 +91,10 @@ export function fingerprint(values: ArrayLike<number>): string {
   }
   return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }
+
+/** A ring of bucket (or bin) indexes in the narrowest typed array that holds them: a smaller window in cache. */
+export function indexRing(buckets: number, length: number): Uint8Array | Uint16Array | Int32Array {
+  if (buckets <= 0x100) return new Uint8Array(length);
+  if (buckets <= 0x10000) return new Uint16Array(length);
+  return new Int32Array(length);
+}

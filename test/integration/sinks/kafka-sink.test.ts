@@ -34,6 +34,8 @@ const config: KafkaOutputConfig = parseConfig({
         predictions: `mlfp-it-predictions-${suffix}`,
         alerts: `mlfp-it-alerts-${suffix}`,
         deadLetters: `mlfp-it-dlq-${suffix}`,
+        labels: `mlfp-it-labels-${suffix}`,
+        performance: `mlfp-it-performance-${suffix}`,
         bars: `mlfp-it-bars-{timeframe}-${suffix}`,
         features: `mlfp-it-features-{timeframe}-${suffix}`,
       },

@@ -48,7 +48,9 @@ export function monitoredModelOf(m: ModelManifest): MonitoredModel {
 function metricPorts(metrics: EngineMetrics): MonitorMetricPorts {
   const counts = new Map<string, { alertname: string; state: 'pending' | 'firing'; count: number }>();
   return {
-    drift: (labels, value) => metrics.drift.set(labels, value),
+    // a detector not read yet (warming, gated, calibrating) has no sample rather than a NaN one
+    drift: (labels, value) =>
+      Number.isNaN(value) ? metrics.drift.remove(labels) : metrics.drift.set(labels, value),
     performance: (labels, value) => metrics.performance.set(labels, value),
     alerts: (active) => {
       for (const entry of counts.values()) entry.count = 0;

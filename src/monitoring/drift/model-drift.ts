@@ -1,7 +1,9 @@
 // All drift detectors of one model version: per input and per output with a reference histogram, one PSI
 // (the issue's fixed 0.1/0.25 thresholds behind an effective-sample-size gate) and one KS (cut calibrated
-// from this stream's own no-drift history for the model's false-alarm budget). Values of every symbol of the
-// model's timeframe are pooled into one window per series. O(series) per vector or prediction, no allocation.
+// from this stream's own no-drift history for the model's false-alarm budget). Values of the model's
+// timeframe are pooled into one window per series, from a stable hash-chosen sample of at most `maxSymbols`
+// symbols (sampling.ts): a vector or prediction of a symbol outside it costs one Map lookup. A sampled one
+// costs O(series): one bin search per value, shared by PSI and KS; no allocation.
 //
 // Pooling makes a window interleave symbols, so a lag-1 autocorrelation of the window sees neighbours from
 // different symbols and calls a dependent stream independent. Dependence is therefore measured per symbol:
@@ -29,6 +31,7 @@ import { checkInteger, checkNumber } from './checks.js';
 import { KS_DEFAULTS, KsDetector, KsReference, type KsSnapshot } from './ks.js';
 import { PSI_DEFAULTS, PsiDetector, type PsiSnapshot } from './psi.js';
 import { BinnedReference, fingerprint, type ReferenceHistogram } from './reference.js';
+import { SymbolSample, symbolHash, type SampledSymbol } from './sampling.js';
 
 /** What ModelDrift needs of a model manifest (monitoring may not import src/models: the caller maps it). */
 export interface ModelDriftSpec {
@@ -55,8 +58,16 @@ export interface ModelDriftSpec {
 export interface ModelDriftOptions {
   /** false alarms per model per week the KS cuts are calibrated for (default 1) */
   alarmsPerWeek?: number;
-  /** symbols feeding this model: evaluations per week = bars per week × expectedSymbols / ks.every (default 1) */
+  /**
+   * symbols feeding this model: evaluations per week = bars per week × min(expectedSymbols, maxSymbols) /
+   * ks.every (default 1)
+   */
   expectedSymbols?: number;
+  /**
+   * most symbols whose values feed the detectors: the sampled ones, of lowest symbol hash among those seen
+   * (default 500); the others' vectors and predictions are counted (`sampled`) and ignored
+   */
+  maxSymbols?: number;
   psi?: {
     window?: number;
     minCount?: number;
@@ -147,7 +158,9 @@ export interface DriftCalibration {
 export interface DriftBudget {
   /** d: KS and PSI of every watched series (PSI's half is reserved: its thresholds are fixed) */
   detectors: number;
-  /** evaluation rounds per week: bars per week (7 × 24 h) × expectedSymbols / ks.every */
+  /** symbols whose values are evaluated: min(expectedSymbols, maxSymbols) */
+  symbols: number;
+  /** evaluation rounds per week: bars per week (7 × 24 h) × symbols / ks.every */
   evaluationsPerWeek: number;
   requestedAlarmsPerWeek: number;
   /** what the cuts use: the request, or fewer when it would leave under MIN_RUN_LENGTH rounds between alarms */
@@ -161,6 +174,7 @@ export interface DriftBudget {
 export const MODEL_DRIFT_DEFAULTS = {
   alarmsPerWeek: 1,
   expectedSymbols: 1,
+  maxSymbols: 500,
   psi: PSI_DEFAULTS,
   ks: KS_DEFAULTS,
   calibration: { values: 5_000, replicates: 2_000, seed: 19 },
@@ -184,6 +198,7 @@ const GATE_SUMS = 7;
 interface NormalisedOptions {
   alarmsPerWeek: number;
   expectedSymbols: number;
+  maxSymbols: number;
   psi: Required<NonNullable<ModelDriftOptions['psi']>>;
   ks: Required<NonNullable<ModelDriftOptions['ks']>>;
   calibration: Required<NonNullable<ModelDriftOptions['calibration']>>;
@@ -234,7 +249,9 @@ class Series {
   }
 }
 
-interface SymbolState {
+/** A symbol the sample admitted at some time (`admitted`: in it now), or OUT_OF_SAMPLE. */
+interface SymbolState extends SampledSymbol {
+  /** index in `tracked` (−1: OUT_OF_SAMPLE) */
   readonly id: number;
   lastFeatureTs: number;
   lastPredictionTs: number;
@@ -243,9 +260,34 @@ interface SymbolState {
   readonly lastSeq: Float64Array;
 }
 
+/** What the symbol map holds for every symbol the sample never admitted: one shared state, never admitted. */
+const OUT_OF_SAMPLE: SymbolState = {
+  name: '',
+  hash: 0,
+  admitted: false,
+  id: -1,
+  lastFeatureTs: Number.NaN,
+  lastPredictionTs: Number.NaN,
+  last: new Float64Array(0),
+  lastSeq: new Float64Array(0),
+};
+
+/** Symbol sampling at a glance (gauges): how many symbols feed the detectors, how many were left out. */
+export interface DriftSampling {
+  maxSymbols: number;
+  /** symbols whose values feed the detectors now */
+  admitted: number;
+  /** symbols admitted once, displaced later by symbols of lower hash (their values stay until they age out) */
+  displaced: number;
+  /** symbols never admitted */
+  excluded: number;
+  /** vectors and predictions of symbols outside the sample, ignored */
+  outOfSample: number;
+}
+
 export interface ModelDriftSnapshot {
   kind: 'mlfp.drift.model';
-  version: 1;
+  version: 2;
   model: string;
   modelVersion: string;
   /** hash of the spec's shape, references and options: restore refuses a snapshot of another configuration */
@@ -253,16 +295,22 @@ export interface ModelDriftSnapshot {
   otherTimeframe: number;
   repeated: number;
   otherModel: number;
+  outOfSample: number;
   /** series keys waiting for calibration, in order */
   pending: string[];
+  /** every symbol the sample admitted at some time, in order of arrival (history symbol ids index it) */
   symbols: SymbolSnapshot[];
+  /** symbols seen and never admitted (restore checks that the sample would still refuse them) */
+  excluded: string[];
   series: SeriesSnapshot[];
 }
 
 interface SymbolSnapshot {
   kind: 'mlfp.drift.model.symbol';
-  version: 1;
+  version: 2;
   symbol: string;
+  /** in the sample now (false: displaced) */
+  admitted: boolean;
   lastFeatureTs: SnapshotNumber;
   lastPredictionTs: SnapshotNumber;
   last: SnapshotNumber[];
@@ -310,6 +358,8 @@ export class ModelDrift {
   repeated = 0;
   /** predictions of another model or version, ignored */
   otherModel = 0;
+  /** vectors and predictions of symbols outside the sample, ignored */
+  outOfSample = 0;
 
   private readonly options: NormalisedOptions;
   private readonly random: (seed: number) => RandomSource;
@@ -319,8 +369,11 @@ export class ModelDrift {
   private series: Series[];
   private inputs: Series[];
   private outputs: Series[];
+  /** every symbol seen: its state (admitted now or once) or OUT_OF_SAMPLE */
   private symbols = new Map<string, SymbolState>();
-  private symbolNames: string[] = [];
+  /** every symbol admitted at some time, by id */
+  private tracked: SymbolState[] = [];
+  private sample: SymbolSample<SymbolState>;
   private pending: Series[] = [];
 
   constructor(spec: ModelDriftSpec, options: ModelDriftOptions = {}, dependencies: ModelDriftDependencies) {
@@ -336,6 +389,7 @@ export class ModelDrift {
     this.version = spec.version;
     this.timeframe = spec.timeframe;
     this.psiWarn = this.options.psi.warn;
+    this.sample = new SymbolSample(this.options.maxSymbols);
     this.skips = [];
     const watched: Array<{ key: DriftKey; column: number; name: string; binned: BinnedReference }> = [];
     const consider = (kind: 'input' | 'output', name: string, column: number): void => {
@@ -401,18 +455,36 @@ export class ModelDrift {
     return [...this.skips, ...failed];
   }
 
+  /** Symbol sampling: symbols in, displaced and excluded, and the vectors and predictions left out. */
+  get sampled(): DriftSampling {
+    return {
+      maxSymbols: this.options.maxSymbols,
+      admitted: this.sample.size,
+      displaced: this.tracked.length - this.sample.size,
+      excluded: this.symbols.size - this.tracked.length,
+      outOfSample: this.outOfSample,
+    };
+  }
+
   /** Series whose KS waits for its bootstrap (history full). */
   get pendingCalibrations(): number {
     return this.pending.length;
   }
 
-  /** Feeds one feature vector (other timeframes and repeats of a symbol's bar are ignored); O(inputs). */
+  /**
+   * Feeds one feature vector (other timeframes, symbols outside the sample and repeats of a symbol's bar are
+   * ignored); O(inputs).
+   */
   onFeatures(vector: FeatureVector, timeMs: number): void {
     if (vector.timeframe !== this.timeframe) {
       this.otherTimeframe++;
       return;
     }
-    const symbol = this.symbolOf(vector.symbol);
+    const symbol = this.symbols.get(vector.symbol) ?? this.enter(vector.symbol);
+    if (!symbol.admitted) {
+      this.outOfSample++;
+      return;
+    }
     if (!(vector.ts > symbol.lastFeatureTs)) {
       this.repeated++;
       return;
@@ -427,7 +499,7 @@ export class ModelDrift {
     if (this.pending.length > 0) this.calibrateNext();
   }
 
-  /** Feeds one prediction's numeric outputs (other models, versions, timeframes and repeats ignored). */
+  /** Feeds one prediction's numeric outputs (other models, versions, timeframes, symbols outside the sample and repeats ignored). */
   onPrediction(prediction: Prediction, timeMs: number): void {
     if (prediction.model !== this.model || prediction.version !== this.version) {
       this.otherModel++;
@@ -437,7 +509,11 @@ export class ModelDrift {
       this.otherTimeframe++;
       return;
     }
-    const symbol = this.symbolOf(prediction.symbol);
+    const symbol = this.symbols.get(prediction.symbol) ?? this.enter(prediction.symbol);
+    if (!symbol.admitted) {
+      this.outOfSample++;
+      return;
+    }
     if (!(prediction.ts > symbol.lastPredictionTs)) {
       this.repeated++;
       return;
@@ -466,7 +542,7 @@ export class ModelDrift {
       ids[i] = (series.historySymbols as Int32Array)[slot] as number;
       if (++slot === capacity) slot = 0;
     }
-    const { regrouped, symbols } = regroupBySymbol(values, ids, this.symbolNames.length);
+    const { regrouped, symbols } = regroupBySymbol(values, ids, this.tracked.length);
     this.calibrateSeries(series, regrouped, symbols, 'live');
     // the KS window starts from the latest live values, so it is warm at once
     const ks = series.ks;
@@ -567,12 +643,12 @@ export class ModelDrift {
   }
 
   snapshot(): ModelDriftSnapshot {
-    const symbols: SymbolSnapshot[] = this.symbolNames.map((name) => {
-      const state = this.symbols.get(name) as SymbolState;
+    const symbols: SymbolSnapshot[] = this.tracked.map((state) => {
       return {
         kind: 'mlfp.drift.model.symbol',
-        version: 1,
-        symbol: name,
+        version: 2,
+        symbol: state.name,
+        admitted: state.admitted,
         lastFeatureTs: encodeNumber(state.lastFeatureTs),
         lastPredictionTs: encodeNumber(state.lastPredictionTs),
         last: Array.from(state.last, encodeNumber),
@@ -615,17 +691,21 @@ export class ModelDrift {
         failure: s.failure ?? null,
       };
     });
+    const excluded: string[] = [];
+    for (const [name, state] of this.symbols) if (state === OUT_OF_SAMPLE) excluded.push(name);
     return {
       kind: 'mlfp.drift.model',
-      version: 1,
+      version: 2,
       model: this.model,
       modelVersion: this.version,
       configuration: this.configuration,
       otherTimeframe: this.otherTimeframe,
       repeated: this.repeated,
       otherModel: this.otherModel,
+      outOfSample: this.outOfSample,
       pending: this.pending.map((s) => s.key),
       symbols,
+      excluded,
       series,
     };
   }
@@ -636,7 +716,7 @@ export class ModelDrift {
    * is announced: the restored states are where the snapshot's were.
    */
   restore(snapshot: unknown): void {
-    const reader: SnapshotReader = new SnapshotReader(snapshot, 'mlfp.drift.model', 1);
+    const reader: SnapshotReader = new SnapshotReader(snapshot, 'mlfp.drift.model', 2);
     const record = snapshot as Record<string, unknown>;
     if (record['model'] !== this.model || record['modelVersion'] !== this.version)
       reader.fail('model', `taken for another model (expected ${this.model}@${this.version})`);
@@ -645,19 +725,26 @@ export class ModelDrift {
     const otherTimeframe = reader.integer('otherTimeframe', 0);
     const repeated = reader.integer('repeated', 0);
     const otherModel = reader.integer('otherModel', 0);
+    const outOfSample = reader.integer('outOfSample', 0);
     const width = this.series.length;
 
     const rawSymbols = record['symbols'];
     if (!Array.isArray(rawSymbols)) reader.fail('symbols', 'not an array');
-    const symbolNames: string[] = [];
+    const tracked: SymbolState[] = [];
     const symbols = new Map<string, SymbolState>();
+    const sample = new SymbolSample<SymbolState>(this.options.maxSymbols);
     for (const raw of rawSymbols) {
-      const item: SnapshotReader = new SnapshotReader(raw, 'mlfp.drift.model.symbol', 1);
+      const item: SnapshotReader = new SnapshotReader(raw, 'mlfp.drift.model.symbol', 2);
       const name = (raw as Record<string, unknown>)['symbol'];
       if (typeof name !== 'string' || name === '' || symbols.has(name))
         item.fail('symbol', 'not a unique non-empty string');
+      const admitted = (raw as Record<string, unknown>)['admitted'];
+      if (typeof admitted !== 'boolean') item.fail('admitted', 'not a boolean');
       const state: SymbolState = {
-        id: symbolNames.length,
+        name,
+        hash: symbolHash(name),
+        admitted: false,
+        id: tracked.length,
         lastFeatureTs: item.number('lastFeatureTs'),
         lastPredictionTs: item.number('lastPredictionTs'),
         last: new Float64Array(width),
@@ -665,9 +752,25 @@ export class ModelDrift {
       };
       item.numbers('last', width, state.last);
       item.numbers('lastSeq', width, state.lastSeq);
+      if (admitted) {
+        if (sample.size === sample.capacity)
+          reader.fail('symbols', `admits more than maxSymbols (${sample.capacity})`);
+        sample.add(state);
+      }
       symbols.set(name, state);
-      symbolNames.push(name);
+      tracked.push(state);
     }
+    const rawExcluded = record['excluded'];
+    if (!Array.isArray(rawExcluded)) reader.fail('excluded', 'not an array');
+    for (const name of rawExcluded) {
+      if (typeof name !== 'string' || name === '' || symbols.has(name))
+        reader.fail('excluded', 'holds a name that is not a unique non-empty string');
+      symbols.set(name, OUT_OF_SAMPLE);
+    }
+    // the sample keeps the lowest hashes of all symbols seen: every symbol out must rank above all those in
+    for (const [name, state] of symbols)
+      if (!state.admitted && sample.admits(symbolHash(name), name))
+        reader.fail(state === OUT_OF_SAMPLE ? 'excluded' : 'symbols', `"${name}" would be in the sample`);
 
     const rawSeries = record['series'];
     if (!Array.isArray(rawSeries) || rawSeries.length !== width)
@@ -753,7 +856,7 @@ export class ModelDrift {
           const id = historySymbols[k] as unknown;
           if (typeof x !== 'number' || !Number.isFinite(x))
             item.fail('history', `element ${k} is not finite`);
-          if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= symbolNames.length)
+          if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= tracked.length)
             item.fail('historySymbols', `element ${k} is not a symbol index`);
           (series.history as Float64Array)[k] = x;
           (series.historySymbols as Int32Array)[k] = id;
@@ -781,28 +884,37 @@ export class ModelDrift {
     this.otherTimeframe = otherTimeframe;
     this.repeated = repeated;
     this.otherModel = otherModel;
+    this.outOfSample = outOfSample;
     this.symbols = symbols;
-    this.symbolNames = symbolNames;
+    this.tracked = tracked;
+    this.sample = sample;
     this.series = restored;
     this.inputs = restored.filter((s) => s.column >= 0);
     this.outputs = restored.filter((s) => s.column < 0);
     this.pending = pending;
   }
 
-  private symbolOf(name: string): SymbolState {
-    let state = this.symbols.get(name);
-    if (state === undefined) {
-      const width = this.series.length;
-      state = {
-        id: this.symbolNames.length,
-        lastFeatureTs: Number.NEGATIVE_INFINITY,
-        lastPredictionTs: Number.NEGATIVE_INFINITY,
-        last: new Float64Array(width).fill(Number.NaN),
-        lastSeq: new Float64Array(width),
-      };
-      this.symbols.set(name, state);
-      this.symbolNames.push(name);
+  /** A symbol seen for the first time: admitted (perhaps displacing one) or OUT_OF_SAMPLE, for good. */
+  private enter(name: string): SymbolState {
+    const hash = symbolHash(name);
+    if (!this.sample.admits(hash, name)) {
+      this.symbols.set(name, OUT_OF_SAMPLE);
+      return OUT_OF_SAMPLE;
     }
+    const width = this.series.length;
+    const state: SymbolState = {
+      name,
+      hash,
+      admitted: false,
+      id: this.tracked.length,
+      lastFeatureTs: Number.NEGATIVE_INFINITY,
+      lastPredictionTs: Number.NEGATIVE_INFINITY,
+      last: new Float64Array(width).fill(Number.NaN),
+      lastSeq: new Float64Array(width),
+    };
+    this.sample.add(state);
+    this.symbols.set(name, state);
+    this.tracked.push(state);
     return state;
   }
 
@@ -835,10 +947,12 @@ export class ModelDrift {
     symbol.last[slot] = x;
     symbol.lastSeq[slot] = seq;
     series.lastTimeMs = timeMs;
-    if (series.psi.update(x, timeMs)) this.psiEvaluated(series, timeMs);
+    // the KS reference is this histogram too (KsReference.fromHistogram): its bucket is the PSI bin
+    const bin = series.binned.binOf(x);
+    if (series.psi.updateBinned(x, bin, timeMs)) this.psiEvaluated(series, timeMs);
     const ks = series.ks;
     if (ks !== undefined) {
-      if (ks.update(x, timeMs)) this.ksEvaluated(series, timeMs);
+      if (ks.updateBucket(bin, timeMs)) this.ksEvaluated(series, timeMs);
     } else if (series.stage === 'collecting' || series.stage === 'pending') {
       const history = series.history as Float64Array;
       const capacity = history.length;
@@ -989,6 +1103,12 @@ function normaliseOptions(options: ModelDriftOptions): NormalisedOptions {
       1,
       10_000_000,
     ),
+    maxSymbols: checkInteger(
+      'maxSymbols',
+      options.maxSymbols ?? MODEL_DRIFT_DEFAULTS.maxSymbols,
+      1,
+      10_000_000,
+    ),
     psi: {
       window: psiWindow,
       minCount: checkInteger('psi.minCount', psi.minCount ?? PSI_DEFAULTS.minCount, 2, psiWindow),
@@ -1065,11 +1185,14 @@ function checkSpec(spec: ModelDriftSpec): void {
 
 function budgetOf(series: number, timeframe: Timeframe, options: NormalisedOptions): DriftBudget {
   const detectors = STATISTICS_PER_SERIES * series;
-  const evaluationsPerWeek = (BARS_PER_WEEK[timeframe] * options.expectedSymbols) / options.ks.every;
+  // values come from the sampled symbols only: that is what the detectors evaluate
+  const symbols = Math.min(options.expectedSymbols, options.maxSymbols);
+  const evaluationsPerWeek = (BARS_PER_WEEK[timeframe] * symbols) / options.ks.every;
   const alarmsPerWeek = Math.min(options.alarmsPerWeek, evaluationsPerWeek / MIN_RUN_LENGTH);
   if (detectors === 0)
     return {
       detectors,
+      symbols,
       evaluationsPerWeek,
       requestedAlarmsPerWeek: options.alarmsPerWeek,
       alarmsPerWeek,
@@ -1079,6 +1202,7 @@ function budgetOf(series: number, timeframe: Timeframe, options: NormalisedOptio
   const [group] = splitFalseAlarmBudget([{ name: timeframe, detectors, evaluationsPerWeek }], alarmsPerWeek);
   return {
     detectors,
+    symbols,
     evaluationsPerWeek,
     requestedAlarmsPerWeek: options.alarmsPerWeek,
     alarmsPerWeek,

@@ -12,6 +12,28 @@ import { parseOutputValue } from './output-records-parse.js';
 const TS = Date.UTC(2024, 2, 4, 14, 5);
 
 describe('parseOutputValue: what kafka-records.ts writes, read back', () => {
+  it('round-trips an alert of the alert lifecycle with its rule, labels, fingerprint, startsAt, annotations', () => {
+    const alert: Alert = {
+      type: 'drift',
+      state: 'resolved',
+      severity: 'warning',
+      subject: 'xgb-direction@1.0.0 input:rsi_14',
+      value: 0.12,
+      threshold: 0.25,
+      ts: TS + 60_000,
+      message: 'DataDriftPSI: 0.12 < 0.15',
+      rule: 'DataDriftPSI',
+      labels: { model: 'xgb-direction', input: 'input:rsi_14', detector: 'psi' },
+      fingerprint: '0123456789abcdef',
+      startsAt: TS,
+      annotations: { error_detector: 'quiet' },
+    };
+    expect(parseOutputValue('alert', alertValue(alert))).toEqual({ kind: 'alert', value: alert });
+    const performance: Alert = { ...alert, type: 'performance', rule: 'ConceptDrift' };
+    expect(parseOutputValue('alert', alertValue(performance))).toEqual({ kind: 'alert', value: performance });
+    expect(parseOutputValue('alert', alertValue({ ...alert, fingerprint: 'not-hex' })).kind).toBe('refused');
+  });
+
   it('round-trips bars, feature vectors, predictions and alerts', () => {
     const bar: Bar = {
       symbol: 'AAPL',

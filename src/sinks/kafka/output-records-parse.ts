@@ -57,7 +57,7 @@ const predictionSchema = z.object({
 });
 
 const alertSchema = z.object({
-  type: z.enum(['drift', 'latency', 'model_error', 'system']),
+  type: z.enum(['drift', 'latency', 'model_error', 'system', 'performance']),
   state: z.enum(['firing', 'resolved']),
   severity: z.enum(['info', 'warning', 'critical']),
   subject: z.string().min(1).max(256),
@@ -65,6 +65,15 @@ const alertSchema = z.object({
   threshold: num,
   ts: time,
   message: z.string().max(4_000).optional(),
+  // the alert lifecycle's fields (src/monitoring/alerts/), absent on data-quality alerts
+  rule: z.string().min(1).max(256).optional(),
+  labels: z.record(z.string().max(256), z.string().max(1_024)).optional(),
+  fingerprint: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/u)
+    .optional(),
+  startsAt: time.optional(),
+  annotations: z.record(z.string().max(256), z.string().max(4_000)).optional(),
 });
 
 export type ParsedOutput =
@@ -109,8 +118,11 @@ export function parseOutputValue(kind: OutputTopicKind, text: string): ParsedOut
     case 'alert': {
       const parsed = alertSchema.safeParse(raw);
       if (!parsed.success) return refused(parsed.error);
-      const { message, ...rest } = parsed.data;
-      return { kind, value: message === undefined ? rest : { ...rest, message } };
+      // optional fields the record lacks stay absent (not undefined-valued keys)
+      const value: Alert = { ...parsed.data };
+      for (const key of Object.keys(value) as Array<keyof Alert>)
+        if (value[key] === undefined) delete value[key];
+      return { kind, value };
     }
   }
 }

@@ -105,10 +105,15 @@ export const monitoringSchema = z.strictObject({
       alarmsPerWeek: z.number().positive().max(10_000).default(1),
       /** symbols a model scores (sets how many evaluations a week brings, so each detector's share) */
       expectedSymbols: z.number().int().min(1).max(10_000_000).default(100),
+      /**
+       * most symbols whose values feed a model's drift detectors: a stable sample, the symbols of lowest hash
+       * (FNV-1a) among those seen; the budget counts min(expectedSymbols, maxSymbols) symbols
+       */
+      maxSymbols: z.number().int().min(1).max(10_000_000).default(500),
       psi: z
         .strictObject({
           /** at least 500: PSI is read only once the window holds 500 values */
-          window: z.number().int().min(500).max(1_000_000).default(2_000),
+          window: z.number().int().min(500).max(1_000_000).default(1_000),
           warn: z.number().positive().default(0.1),
           alert: z.number().positive().default(0.25),
           /** PSI is evaluated only when the window's effective sample size reaches this */

@@ -489,6 +489,7 @@ export class ModelMonitor {
       {
         alarmsPerWeek: drift.alarmsPerWeek,
         expectedSymbols: drift.expectedSymbols,
+        maxSymbols: drift.maxSymbols,
         psi: drift.psi,
         ks: drift.ks,
         calibration: drift.calibration,

@@ -20,6 +20,7 @@ export {
 export {
   KS_DEFAULTS,
   KsDetector,
+  SCAN_MAX_BUCKETS,
   KsReference,
   type KsOptions,
   type KsSnapshot,
@@ -36,6 +37,7 @@ export {
   type DriftChange,
   type DriftDetectorName,
   type DriftKey,
+  type DriftSampling,
   type DriftSkip,
   type DriftState,
   type DriftStatusRow,
@@ -65,3 +67,4 @@ export {
   type PsiStatus,
 } from './psi.js';
 export { BinnedReference, fingerprint, type ReferenceHistogram } from './reference.js';
+export { SymbolSample, symbolHash, type SampledSymbol } from './sampling.js';

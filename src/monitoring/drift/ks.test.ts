@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../../streams/random.js';
-import { KsDetector, KsReference, type KsSnapshot } from './ks.js';
+import { KsDetector, KsReference, SCAN_MAX_BUCKETS, type KsSnapshot } from './ks.js';
 import { BinnedReference, type ReferenceHistogram } from './reference.js';
 
 const NORMAL_DECILES = [
@@ -48,26 +48,31 @@ function batchAtEdges(window: readonly number[], histogram: ReferenceHistogram):
 }
 
 describe('KsDetector', () => {
-  it('equals the textbook two-sample statistic (ties included) over the sliding window', () => {
-    const referenceValues = normals(1, 300);
-    const reference = KsReference.fromSample(referenceValues);
-    const detector = new KsDetector(reference, { cut: 1.5, window: 120, minCount: 40, every: 9 });
-    const values = [...normals(2, 400), ...normals(3, 300, 0.1, 0.4)];
-    let evaluations = 0;
-    for (let t = 0; t < values.length; t++) {
-      if (!detector.update(values[t]!, t)) continue;
-      const window = values.slice(Math.max(0, t + 1 - 120), t + 1);
-      const expected = batchTwoSample(window, referenceValues);
-      expect(Math.abs(detector.statistic - expected)).toBeLessThan(1e-12);
-      expect(detector.scaled).toBe(
-        detector.statistic * Math.sqrt((window.length * 300) / (window.length + 300)),
-      );
-      expect(reference.statistic(window)).toBe(detector.currentDistance());
-      evaluations++;
-    }
-    expect(evaluations).toBe(Math.floor(700 / 9) - 4);
-    expect(detector.status).toBe('alarm');
-  });
+  // step 0.1: about 100 buckets, over SCAN_MAX_BUCKETS (segment tree); step 1: about 15 (scanned)
+  it.each([0.1, 1])(
+    'equals the textbook two-sample statistic (ties included), values rounded to %s',
+    (step) => {
+      const referenceValues = normals(1, 300, step);
+      const reference = KsReference.fromSample(referenceValues);
+      expect(reference.buckets > SCAN_MAX_BUCKETS).toBe(step === 0.1);
+      const detector = new KsDetector(reference, { cut: 1.5, window: 120, minCount: 40, every: 9 });
+      const values = [...normals(2, 400, step), ...normals(3, 300, step, 0.4)];
+      let evaluations = 0;
+      for (let t = 0; t < values.length; t++) {
+        if (!detector.update(values[t]!, t)) continue;
+        const window = values.slice(Math.max(0, t + 1 - 120), t + 1);
+        const expected = batchTwoSample(window, referenceValues);
+        expect(Math.abs(detector.statistic - expected)).toBeLessThan(1e-12);
+        expect(detector.scaled).toBe(
+          detector.statistic * Math.sqrt((window.length * 300) / (window.length + 300)),
+        );
+        expect(reference.statistic(window)).toBe(detector.currentDistance());
+        evaluations++;
+      }
+      expect(evaluations).toBe(Math.floor(700 / 9) - 4);
+      expect(detector.status).toBe('alarm');
+    },
+  );
 
   it('against the manifest deciles equals the distance at the inner edges', () => {
     const reference = KsReference.fromHistogram(new BinnedReference(NORMAL));
@@ -77,7 +82,8 @@ describe('KsDetector', () => {
       if (!detector.update(values[t]!, t)) continue;
       const window = values.slice(Math.max(0, t + 1 - 200), t + 1);
       expect(Math.abs(detector.statistic - batchAtEdges(window, NORMAL))).toBeLessThan(1e-12);
-      expect(Math.abs(reference.statistic(window) - detector.statistic)).toBeLessThan(1e-12);
+      // the same scan as KsReference.statistic and the calibration bootstrap: equal, not just close
+      expect(detector.statistic).toBe(reference.statistic(window));
     }
     expect(detector.scaled).toBe(detector.statistic * Math.sqrt(200));
   });

@@ -228,6 +228,8 @@ export class KsDetector {
   private head = 0;
   private count = 0;
   private seen = 0;
+  /** values to the next evaluation point, every - seen % every (a countdown: no division per value) */
+  private untilEvaluation: number;
 
   constructor(
     readonly reference: KsReference,
@@ -237,6 +239,7 @@ export class KsDetector {
     this.window = checkInteger('ks.window', options.window ?? KS_DEFAULTS.window, 2, MAX_WINDOW);
     this.minCount = checkInteger('ks.minCount', options.minCount ?? KS_DEFAULTS.minCount, 2, this.window);
     this.every = checkInteger('ks.every', options.every ?? KS_DEFAULTS.every, 1, MAX_WINDOW);
+    this.untilEvaluation = this.every;
     this.ring = indexRing(reference.buckets, this.window);
     this.counts = new Int32Array(reference.buckets);
     this.tree = reference.buckets > SCAN_MAX_BUCKETS;
@@ -291,7 +294,10 @@ export class KsDetector {
     if (++head === this.window) head = 0;
     this.head = head;
     this.lastTimeMs = timeMs;
-    if (++this.seen % this.every !== 0 || this.count < this.minCount) return false;
+    this.seen++;
+    if (--this.untilEvaluation !== 0) return false;
+    this.untilEvaluation = this.every;
+    if (this.count < this.minCount) return false;
     this.evaluate(timeMs);
     return true;
   }
@@ -314,6 +320,7 @@ export class KsDetector {
     this.head = 0;
     this.count = 0;
     this.seen = 0;
+    this.untilEvaluation = this.every;
     this.skipped = 0;
     this.status = 'warming';
     this.statistic = Number.NaN;
@@ -379,6 +386,7 @@ export class KsDetector {
     detector.count = count;
     detector.head = count % window;
     detector.seen = seen;
+    detector.untilEvaluation = detector.every - (seen % detector.every);
     detector.skipped = reader.integer('skipped', 0);
     detector.rebuildTree();
     detector.status = reader.choice('status', STATUSES);

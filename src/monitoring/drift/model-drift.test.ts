@@ -9,8 +9,10 @@ import {
   varianceInflation,
   type DriftChange,
   type ModelDriftOptions,
+  type ModelDriftSnapshot,
   type ModelDriftSpec,
 } from './model-drift.js';
+import { symbolHash } from './sampling.js';
 import { KsReference } from './ks.js';
 import { BinnedReference, type ReferenceHistogram } from './reference.js';
 
@@ -253,7 +255,11 @@ describe('ModelDrift', () => {
   it('measures the ESS gate per symbol: interleaving symbols does not hide autocorrelation', () => {
     const window = 1_000;
     const gateOf = (phi: number, symbols: number): number => {
-      const drift = build({ psi: { window, minCount: 500, every: 50 }, calibration: { values: 100_000 } });
+      const drift = build({
+        psi: { window, minCount: 500, every: 50 },
+        calibration: { values: 100_000 },
+        maxSymbols: 1_000, // every symbol in the sample
+      });
       const market = new QuietMarket(5, symbols, phi);
       run(drift, market, 0, Math.ceil(4_000 / symbols));
       return drift.effectiveSampleSize('input:returns');
@@ -450,5 +456,172 @@ describe('ModelDrift', () => {
     expect(daily.budget.evaluationsPerWeek).toBeCloseTo(7 / 20, 9);
     expect(daily.budget.ert).toBeCloseTo(20, 9);
     expect(daily.budget.alarmsPerWeek).toBeLessThan(daily.budget.requestedAlarmsPerWeek);
+  });
+});
+
+describe('ModelDrift symbol sampling', () => {
+  /** Bar t of symbol `name`: i.i.d. draws from the references (its own stream, so any subset sees the same values). */
+  function feedOf(name: string, t: number): Feed {
+    const random = new Random(symbolHash(name) ^ (t * 0x9e3779b1));
+    const values = new Float64Array(FEATURE_COUNT).fill(Number.NaN);
+    values[0] = quantile(CENTRED, random.uniform());
+    values[2] = quantile(SKEWED, random.uniform());
+    values[15] = quantile(SKEWED, random.uniform());
+    const ts = Date.UTC(2024, 0, 1) + t * 300_000;
+    return {
+      vector: { symbol: name, timeframe: '5m', ts, revision: 0, close: 100, values },
+      prediction: {
+        symbol: name,
+        timeframe: '5m',
+        ts,
+        model: 'demo',
+        version: '1.0.0',
+        kind: 'classifier',
+        output: { label: 'up', p_up: quantile(PROBABILITY, random.uniform()) },
+        latencyMs: 1,
+      },
+    };
+  }
+
+  function feed(drift: ModelDrift, names: readonly string[], t: number): void {
+    for (const name of names) {
+      const { vector, prediction } = feedOf(name, t);
+      drift.onFeatures(vector, vector.ts);
+      drift.onPrediction(prediction, vector.ts);
+    }
+  }
+
+  const admittedOf = (drift: ModelDrift): string[] =>
+    drift
+      .snapshot()
+      .symbols.filter((s) => s.admitted)
+      .map((s) => s.symbol)
+      .sort();
+
+  const byRank = (a: string, b: string): number => symbolHash(a) - symbolHash(b) || (a < b ? -1 : 1);
+  /** The k names of lowest (hash, name), sorted by name: what a sample of k must hold once it saw `seen`. */
+  const lowest = (seen: readonly string[], k: number): string[] => [...seen].sort(byRank).slice(0, k).sort();
+
+  const NAMES = Array.from({ length: 300 }, (_, i) => `SYM${i}`);
+  const SAMPLED: ModelDriftOptions = { ...SMALL, maxSymbols: 40 };
+
+  it('hashes a symbol with FNV-1a and a MurmurHash3 finaliser (pinned: another hash moves every sample)', () => {
+    expect([symbolHash(''), symbolHash('BTCUSDT'), symbolHash('SYM1')]).toEqual([
+      0xab3e7c0b, 0x7158ddb, 0x8dfab239,
+    ]);
+    // similar names spread over the whole range
+    const lowHalf = NAMES.filter((name) => symbolHash(name) < 2 ** 31).length;
+    expect(lowHalf).toBeGreaterThan(120);
+    expect(lowHalf).toBeLessThan(180);
+  });
+
+  it('admits the maxSymbols symbols of lowest hash whatever the arrival order; a symbol out stays out', () => {
+    const interleaved = [...NAMES.filter((_, i) => i % 2 === 1), ...NAMES.filter((_, i) => i % 2 === 0)];
+    const samples = [NAMES, [...NAMES].reverse(), interleaved].map((order) => {
+      const drift = build(SAMPLED);
+      let out = new Set<string>();
+      for (let seen = 25; seen <= order.length; seen += 25) {
+        feed(drift, order.slice(seen - 25, seen), 0);
+        const admitted = admittedOf(drift);
+        expect(admitted).toEqual(lowest(order.slice(0, seen), 40));
+        const nowOut = new Set(order.slice(0, seen).filter((name) => !admitted.includes(name)));
+        for (const name of out) expect(nowOut.has(name)).toBe(true);
+        out = nowOut;
+      }
+      // the next bar: values of the 40 only, one Map lookup for each of the 260 others' vector and prediction
+      const before = drift.sampled.outOfSample;
+      const seq = drift.snapshot().series.map((s) => s.seq);
+      feed(drift, order, 1);
+      expect(drift.snapshot().series.map((s) => s.seq)).toEqual(seq.map((n) => n + 40));
+      expect(drift.sampled.outOfSample - before).toBe(2 * 260);
+      const { admitted, displaced, excluded } = drift.sampled;
+      expect([admitted, displaced + excluded, excluded]).toEqual([40, 260, drift.snapshot().excluded.length]);
+      return admittedOf(drift);
+    });
+    expect(samples[1]).toEqual(samples[0]);
+    expect(samples[2]).toEqual(samples[0]);
+  });
+
+  it('feeds the detectors exactly as a model without sampling fed the sampled symbols only', () => {
+    const order = [...NAMES].sort(byRank); // nothing displaced: the first 40 are the sample
+    const sampled = build(SAMPLED);
+    const alone = build({ ...SMALL, maxSymbols: 10_000 });
+    for (let t = 0; t < 70; t++) {
+      feed(sampled, order, t);
+      feed(alone, order.slice(0, 40), t);
+    }
+    expect(sampled.calibrations().length).toBe(4);
+    expect(sampled.status()).toEqual(alone.status());
+    expect(sampled.calibrations()).toEqual(alone.calibrations());
+    expect(sampled.snapshot().series).toEqual(alone.snapshot().series);
+    expect(sampled.snapshot().symbols).toEqual(alone.snapshot().symbols);
+    expect(sampled.sampled).toEqual({
+      maxSymbols: 40,
+      admitted: 40,
+      displaced: 0,
+      excluded: 260,
+      outOfSample: 70 * 2 * 260,
+    });
+  });
+
+  it('budgets the evaluations of the sampled symbols: bars × min(expectedSymbols, maxSymbols) / every', () => {
+    const wide = build({ ...SMALL, expectedSymbols: 10_000, maxSymbols: 500 });
+    expect(wide.budget.symbols).toBe(500);
+    expect(wide.budget.evaluationsPerWeek).toBeCloseTo((2_016 * 500) / 20, 9);
+    expect(wide.budget).toEqual({ ...build({ ...SMALL, expectedSymbols: 500 }).budget });
+    const narrow = build({ ...SMALL, expectedSymbols: 100, maxSymbols: 500 });
+    expect(narrow.budget.symbols).toBe(100);
+    expect(narrow.budget.evaluationsPerWeek).toBeCloseTo((2_016 * 100) / 20, 9);
+    expect(build({ ...SMALL, expectedSymbols: 10_000 }).budget.symbols).toBe(500); // the default maxSymbols
+    expect(() => build({ ...SMALL, maxSymbols: 0 })).toThrow(
+      expect.objectContaining({ field: 'maxSymbols' }),
+    );
+  });
+
+  it('continues from snapshot → JSON → restore with the same sample, later displacements included', () => {
+    // symbols keep arriving: 20 at bar 0, 10 more each bar, so the sample displaces members after every cut
+    const arrived = (t: number): string[] => NAMES.slice(0, Math.min(NAMES.length, 20 + 10 * t));
+    const bars = 60;
+    const whole = build(SAMPLED);
+    for (let t = 0; t < bars; t++) feed(whole, arrived(t), t);
+    expect(whole.sampled.displaced).toBeGreaterThan(0);
+    for (const cut of [1, 4, 12, 40]) {
+      const first = build(SAMPLED);
+      for (let t = 0; t < cut; t++) feed(first, arrived(t), t);
+      const second = build(SAMPLED);
+      second.restore(JSON.parse(JSON.stringify(first.snapshot())));
+      expect(second.sampled).toEqual(first.sampled);
+      for (let t = cut; t < bars; t++) feed(second, arrived(t), t);
+      expect(second.snapshot()).toEqual(whole.snapshot());
+      expect(second.sampled).toEqual(whole.sampled);
+      expect(second.status()).toEqual(whole.status());
+    }
+  });
+
+  it('refuses a snapshot whose sample is not the lowest hashes of the symbols it saw', () => {
+    const drift = build(SAMPLED);
+    for (let t = 0; t < 3; t++) feed(drift, NAMES.slice(0, 100), t);
+    const good = drift.snapshot();
+    const member = good.symbols.findIndex((s) => s.admitted);
+    const displaced = good.symbols.findIndex((s) => !s.admitted);
+    expect(displaced).toBeGreaterThanOrEqual(0);
+    const top = lowest(NAMES.slice(0, 100), 40).sort(byRank).at(-1)!;
+    let newcomer = 'NEW0';
+    for (let i = 1; byRank(newcomer, top) > 0; i++) newcomer = `NEW${i}`;
+    const cases: Array<[string, (s: ModelDriftSnapshot) => void]> = [
+      ['symbols', (s) => (s.symbols[displaced]!.admitted = true)], // 41 members
+      ['symbols', (s) => (s.symbols[member]!.admitted = false)], // 39: a symbol out would be in
+      ['excluded', (s) => s.excluded.push(good.symbols[member]!.symbol)],
+      ['excluded', (s) => s.excluded.push(newcomer)], // a symbol the sample would admit
+    ];
+    for (const [field, corrupt] of cases) {
+      const bad = JSON.parse(JSON.stringify(good)) as ModelDriftSnapshot;
+      corrupt(bad);
+      const fresh = build(SAMPLED);
+      expect(() => fresh.restore(bad), field).toThrow(
+        expect.objectContaining({ code: 'snapshot_invalid', field }),
+      );
+      expect(fresh.sampled.admitted).toBe(0);
+    }
   });
 });

@@ -243,7 +243,8 @@ class Series {
     readonly ksReference: KsReference,
     options: NormalisedOptions,
   ) {
-    this.psi = new PsiDetector(binned, { ...options.psi, minEss: 0 });
+    // the ESS gate is pooled per symbol here (`gate`): the PSI keeps bins only
+    this.psi = new PsiDetector(binned, { ...options.psi, minEss: 0, autocorrelation: false });
     this.history = new Float64Array(options.calibration.values);
     this.historySymbols = new Int32Array(options.calibration.values);
   }
@@ -369,6 +370,8 @@ export class ModelDrift {
   private series: Series[];
   private inputs: Series[];
   private outputs: Series[];
+  /** a prediction's numeric outputs, one per output series (NaN: not a number), so `add` reads them unboxed */
+  private readonly outputValues: Float64Array;
   /** every symbol seen: its state (admitted now or once) or OUT_OF_SAMPLE */
   private symbols = new Map<string, SymbolState>();
   /** every symbol admitted at some time, by id */
@@ -434,6 +437,7 @@ export class ModelDrift {
     );
     this.inputs = this.series.filter((s) => s.column >= 0);
     this.outputs = this.series.filter((s) => s.column < 0);
+    this.outputValues = new Float64Array(this.outputs.length);
     this.budget = budgetOf(this.series.length, this.timeframe, this.options);
     this.configuration = fingerprintText(
       JSON.stringify({
@@ -494,12 +498,15 @@ export class ModelDrift {
     const inputs = this.inputs;
     for (let i = 0; i < inputs.length; i++) {
       const series = inputs[i] as Series;
-      this.add(series, values[series.column] as number, symbol, timeMs);
+      this.add(series, values, series.column, symbol, timeMs);
     }
     if (this.pending.length > 0) this.calibrateNext();
   }
 
-  /** Feeds one prediction's numeric outputs (other models, versions, timeframes, symbols outside the sample and repeats ignored). */
+  /**
+   * Feeds one prediction's numeric outputs (other models, versions, timeframes, symbols outside the sample and
+   * repeats ignored).
+   */
   onPrediction(prediction: Prediction, timeMs: number): void {
     if (prediction.model !== this.model || prediction.version !== this.version) {
       this.otherModel++;
@@ -524,7 +531,8 @@ export class ModelDrift {
     for (let i = 0; i < outputs.length; i++) {
       const series = outputs[i] as Series;
       const value = output[series.outputName];
-      this.add(series, typeof value === 'number' ? value : Number.NaN, symbol, timeMs);
+      this.outputValues[i] = typeof value === 'number' ? value : Number.NaN;
+      this.add(series, this.outputValues, i, symbol, timeMs);
     }
     if (this.pending.length > 0) this.calibrateNext();
   }
@@ -803,6 +811,7 @@ export class ModelDrift {
       const psi = series.psi;
       if (
         psi.minEss !== 0 ||
+        psi.autocorrelation ||
         psi.window !== psiOptions.window ||
         psi.minCount !== psiOptions.minCount ||
         psi.every !== psiOptions.every ||
@@ -812,7 +821,7 @@ export class ModelDrift {
       )
         item.fail(
           'psi',
-          'taken with other PSI options (minEss must be 0: the gate is pooled, in ModelDrift)',
+          'taken with other PSI options (minEss 0, no autocorrelation: the gate is pooled, in ModelDrift)',
         );
       const ks = entry['ks'];
       const calibrated = series.stage === 'calibrated';
@@ -918,8 +927,18 @@ export class ModelDrift {
     return state;
   }
 
-  /** One value of one series: gate sums, PSI, then KS or its calibration history. No allocation. */
-  private add(series: Series, x: number, symbol: SymbolState, timeMs: number): void {
+  /**
+   * One value of one series, values[index]: gate sums, PSI, then KS or its calibration history. No allocation
+   * (the value is read here, not passed: a double argument of a call not inlined would be boxed).
+   */
+  private add(
+    series: Series,
+    values: Float64Array,
+    index: number,
+    symbol: SymbolState,
+    timeMs: number,
+  ): void {
+    const x = values[index] as number;
     if (!Number.isFinite(x)) {
       series.skipped++;
       return;

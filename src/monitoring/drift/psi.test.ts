@@ -201,7 +201,7 @@ describe('PsiDetector snapshots', () => {
     const good = runTo(1_000).snapshot();
     const cases: Array<[string, (s: PsiSnapshot) => unknown]> = [
       ['kind', (s) => ({ ...s, kind: 'mlfp.drift.ks' })],
-      ['version', (s) => ({ ...s, version: 2 })],
+      ['version', (s) => ({ ...s, version: 1 })],
       ['reference', (s) => ({ ...s, reference: '0000000000000000' })],
       ['window', (s) => ({ ...s, window: 1 })],
       ['values', (s) => ({ ...s, values: s.values.slice(1) })],
@@ -223,5 +223,64 @@ describe('PsiDetector snapshots', () => {
     );
     const other = new BinnedReference({ ...NORMAL, edges: NORMAL.edges.map((e) => e * 2) });
     expect(() => PsiDetector.restore(good, other)).toThrow(expect.objectContaining({ field: 'reference' }));
+  });
+});
+
+describe('PsiDetector without autocorrelation (the caller gates, as ModelDrift does)', () => {
+  const reference = new BinnedReference(NORMAL);
+  const options = { window: 400, minCount: 100, every: 25, minEss: 0 };
+  const values = [...ar1(13, 0.5, 900), ...ar1(14, 0.5, 400, 0.6)];
+
+  function runTo(count: number): PsiDetector {
+    const detector = new PsiDetector(reference, { ...options, autocorrelation: false });
+    for (let t = 0; t < count; t++) detector.update(values[t]!, t);
+    return detector;
+  }
+
+  it('reads the same PSI and status as the tracked detector at every evaluation, ρ₁ and ESS NaN', () => {
+    const tracked = new PsiDetector(reference, options);
+    const binsOnly = new PsiDetector(reference, { ...options, autocorrelation: false });
+    let evaluations = 0;
+    for (const [t, x] of values.entries()) {
+      const bin = reference.binOf(x);
+      expect(binsOnly.updateBinned(x, bin, t)).toBe(tracked.update(x, t));
+      expect(binsOnly.psi).toBe(tracked.psi);
+      expect(binsOnly.status).toBe(tracked.status);
+      if (binsOnly.evaluatedAtMs === t) evaluations++;
+    }
+    expect(evaluations).toBe(Math.floor(values.length / 25) - 3);
+    expect(binsOnly.status).toBe('alert');
+    expect([binsOnly.rho1, binsOnly.ess, binsOnly.lag1Autocorrelation()]).toEqual([NaN, NaN, NaN]);
+    expect(() => new PsiDetector(reference, { ...options, minEss: 10, autocorrelation: false })).toThrow(
+      expect.objectContaining({ code: 'config_invalid', field: 'psi.minEss' }),
+    );
+  });
+
+  it('snapshot → JSON → restore continues as an unbroken run, bit for bit; bad bins refused', () => {
+    for (const cut of [0, 37, 400, 401, 1_000]) {
+      const unbroken = runTo(cut);
+      const restored = PsiDetector.restore(JSON.parse(JSON.stringify(unbroken.snapshot())), reference);
+      expect(restored.snapshot()).toStrictEqual(unbroken.snapshot());
+      for (let t = cut; t < values.length; t++) {
+        expect(restored.update(values[t]!, t)).toBe(unbroken.update(values[t]!, t));
+        expect(restored.psi).toBe(unbroken.psi);
+      }
+      expect(restored.snapshot()).toStrictEqual(unbroken.snapshot());
+    }
+    const good = runTo(500).snapshot();
+    expect([good.values.length, good.bins.length]).toEqual([0, 400]);
+    const cases: Array<[string, (s: PsiSnapshot) => unknown]> = [
+      ['bins', (s) => ({ ...s, bins: s.bins.slice(1) })],
+      ['bins', (s) => ({ ...s, bins: s.bins.map((b, i) => (i === 3 ? 10 : b)) })],
+      ['values', (s) => ({ ...s, values: [0.5] })],
+      ['sums', (s) => ({ ...s, sums: s.sums.map((v, i) => (i === 0 ? 1 : v)) })],
+      ['minEss', (s) => ({ ...s, minEss: 5 })],
+    ];
+    for (const [field, corrupt] of cases) {
+      const bad = corrupt(JSON.parse(JSON.stringify(good)) as PsiSnapshot);
+      expect(() => PsiDetector.restore(bad, reference), field).toThrow(
+        expect.objectContaining({ code: 'snapshot_invalid', field }),
+      );
+    }
   });
 });

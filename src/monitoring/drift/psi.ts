@@ -6,6 +6,7 @@
 // each value's time.
 
 import { SnapshotReader, encodeNumber, type SnapshotNumber } from '../../indicators/snapshot-codec.js';
+import { MlfpError } from '../../errors.js';
 import { checkInteger, checkNumber, readWindowSnapshot, restoredWith } from './checks.js';
 import { indexRing, type BinnedReference } from './reference.js';
 
@@ -24,6 +25,12 @@ export interface PsiOptions {
   alert?: number;
   /** share that replaces an empty bin's (actual or expected) share, so the logarithm stays finite (default 1e-4) */
   floor?: number;
+  /**
+   * keep the window's lag-1 autocorrelation for the ESS gate (default true). false: the caller gates (ModelDrift
+   * pools dependence per symbol), minEss must be 0, the window keeps bins only (no values, no running sums) and
+   * ρ₁ and ESS are NaN
+   */
+  autocorrelation?: boolean;
 }
 
 /** `warming`: too few values yet; `gated`: effective sample size below minEss, PSI not read. */
@@ -32,7 +39,7 @@ const STATUSES: readonly PsiStatus[] = ['warming', 'gated', 'ok', 'warn', 'alert
 
 export interface PsiSnapshot {
   kind: 'mlfp.drift.psi';
-  version: 1;
+  version: 2;
   /** fingerprint of the reference the state was built against */
   reference: string;
   window: number;
@@ -42,12 +49,15 @@ export interface PsiSnapshot {
   warn: number;
   alert: number;
   floor: number;
+  autocorrelation: boolean;
   /** finite values since the start (or the last reset) */
   seen: number;
   /** non-finite values passed and not used */
   skipped: number;
-  /** the window, oldest first */
+  /** the window, oldest first (empty without autocorrelation) */
   values: number[];
+  /** without autocorrelation, the window's bins, oldest first (empty with it: the values give them) */
+  bins: number[];
   /** running sums: fresh block, previous block, evicted part of the previous block (each S, Q, P) */
   sums: number[];
   /** centred value just before the oldest one in the window (0 when none) */
@@ -90,6 +100,7 @@ export class PsiDetector {
   readonly warn: number;
   readonly alert: number;
   readonly floor: number;
+  readonly autocorrelation: boolean;
 
   /** status of the last evaluation (`warming` before the first) */
   status: PsiStatus = 'warming';
@@ -106,8 +117,9 @@ export class PsiDetector {
   /** non-finite values passed (not drift data: data quality counts missing values) */
   skipped = 0;
 
+  /** the window's values (empty without autocorrelation: only the running sums need them) */
   private readonly values: Float64Array;
-  /** the bin of each value in `values`, same slots */
+  /** the bin of each value in the window, same slots as `values` */
   private readonly bins: Uint8Array | Uint16Array | Int32Array;
   private readonly binCounts: Int32Array;
   private readonly sums = new Float64Array(9);
@@ -115,6 +127,8 @@ export class PsiDetector {
   private head = 0;
   private count = 0;
   private seen = 0;
+  /** values to the next evaluation point, every - seen % every (a countdown: no division per value) */
+  private untilEvaluation: number;
   private blockFill = 0;
   private beforeOldest = 0;
   private lastCentred = 0;
@@ -130,7 +144,18 @@ export class PsiDetector {
     this.warn = checkNumber('psi.warn', options.warn ?? PSI_DEFAULTS.warn, 0, 100, true);
     this.alert = checkNumber('psi.alert', options.alert ?? PSI_DEFAULTS.alert, this.warn, 100);
     this.floor = checkNumber('psi.floor', options.floor ?? PSI_DEFAULTS.floor, 0, 0.01, true);
-    this.values = new Float64Array(this.window);
+    this.autocorrelation = options.autocorrelation ?? true;
+    if (!this.autocorrelation && this.minEss !== 0)
+      throw new MlfpError(
+        'config_invalid',
+        'psi.minEss must be 0 without autocorrelation (the caller gates)',
+        {
+          field: 'psi.minEss',
+          value: this.minEss,
+        },
+      );
+    this.untilEvaluation = this.every;
+    this.values = new Float64Array(this.autocorrelation ? this.window : 0);
     this.bins = indexRing(reference.bins, this.window);
     this.binCounts = new Int32Array(reference.bins);
     this.expectedFloored = reference.expected.map((e) => Math.max(e, this.floor));
@@ -152,52 +177,36 @@ export class PsiDetector {
 
   /** `update` of a finite x whose bin the caller already has (`reference.binOf(x)`): one binning shared with KS. */
   updateBinned(x: number, bin: number, timeMs: number): boolean {
-    const values = this.values;
     const bins = this.bins;
     const binCounts = this.binCounts;
-    const sums = this.sums;
     const window = this.window;
-    const centre = this.reference.centre;
     let head = this.head;
-    if (this.count === window) {
-      const oldest = values[head] as number;
-      const centredOldest = oldest - centre;
-      sums[EVICTED] = (sums[EVICTED] as number) + centredOldest;
-      sums[EVICTED + 1] = (sums[EVICTED + 1] as number) + centredOldest * centredOldest;
-      sums[EVICTED + 2] = (sums[EVICTED + 2] as number) + this.beforeOldest * centredOldest;
-      this.beforeOldest = centredOldest;
+    const full = this.count === window;
+    if (this.autocorrelation) this.addToSums(x, head, full);
+    if (full) {
       const evictedBin = bins[head] as number;
       binCounts[evictedBin] = (binCounts[evictedBin] as number) - 1;
     } else this.count++;
-    const centred = x - centre;
-    values[head] = x;
     bins[head] = bin;
     binCounts[bin] = (binCounts[bin] as number) + 1;
     if (++head === window) head = 0;
     this.head = head;
-    sums[FRESH] = (sums[FRESH] as number) + centred;
-    sums[FRESH + 1] = (sums[FRESH + 1] as number) + centred * centred;
-    sums[FRESH + 2] = (sums[FRESH + 2] as number) + this.lastCentred * centred;
-    this.lastCentred = centred;
-    if (++this.blockFill === window) {
-      // the fresh block is exactly the window now: it becomes the previous block, nothing of it evicted yet
-      sums[OLD] = sums[FRESH] as number;
-      sums[OLD + 1] = sums[FRESH + 1] as number;
-      sums[OLD + 2] = sums[FRESH + 2] as number;
-      sums.fill(0, FRESH, OLD);
-      sums.fill(0, EVICTED, EVICTED + 3);
-      this.blockFill = 0;
-    }
     this.lastTimeMs = timeMs;
-    if (++this.seen % this.every !== 0 || this.count < this.minCount) return false;
+    this.seen++;
+    if (--this.untilEvaluation !== 0) return false;
+    this.untilEvaluation = this.every;
+    if (this.count < this.minCount) return false;
     this.evaluate(timeMs);
     return true;
   }
 
-  /** The window's lag-1 autocorrelation Σ(x_t−x̄)(x_{t+1}−x̄) / Σ(x_t−x̄)², O(1); 0 for a constant window. */
+  /**
+   * The window's lag-1 autocorrelation Σ(x_t−x̄)(x_{t+1}−x̄) / Σ(x_t−x̄)², O(1); 0 for a constant window, NaN
+   * without autocorrelation.
+   */
   lag1Autocorrelation(): number {
     const n = this.count;
-    if (n < 2) return Number.NaN;
+    if (n < 2 || !this.autocorrelation) return Number.NaN;
     const sums = this.sums;
     const s = (sums[FRESH] as number) + ((sums[OLD] as number) - (sums[EVICTED] as number));
     const q = (sums[FRESH + 1] as number) + ((sums[OLD + 1] as number) - (sums[EVICTED + 1] as number));
@@ -232,6 +241,7 @@ export class PsiDetector {
     this.head = 0;
     this.count = 0;
     this.seen = 0;
+    this.untilEvaluation = this.every;
     this.blockFill = 0;
     this.beforeOldest = 0;
     this.lastCentred = 0;
@@ -246,11 +256,13 @@ export class PsiDetector {
 
   snapshot(): PsiSnapshot {
     const values: number[] = [];
+    const bins: number[] = [];
     for (let i = 0, slot = this.oldestSlot(); i < this.count; i++, slot = (slot + 1) % this.window)
-      values.push(this.values[slot] as number);
+      if (this.autocorrelation) values.push(this.values[slot] as number);
+      else bins.push(this.bins[slot] as number);
     return {
       kind: 'mlfp.drift.psi',
-      version: 1,
+      version: 2,
       reference: this.reference.fingerprint,
       window: this.window,
       minCount: this.minCount,
@@ -259,9 +271,11 @@ export class PsiDetector {
       warn: this.warn,
       alert: this.alert,
       floor: this.floor,
+      autocorrelation: this.autocorrelation,
       seen: this.seen,
       skipped: this.skipped,
       values,
+      bins,
       sums: Array.from(this.sums),
       beforeOldest: this.beforeOldest,
       status: this.status,
@@ -275,7 +289,7 @@ export class PsiDetector {
 
   /** Rebuilds a detector from `snapshot()` taken against the same reference; snapshot_invalid names the bad field. */
   static restore(snapshot: unknown, reference: BinnedReference): PsiDetector {
-    const reader: SnapshotReader = new SnapshotReader(snapshot, 'mlfp.drift.psi', 1);
+    const reader: SnapshotReader = new SnapshotReader(snapshot, 'mlfp.drift.psi', 2);
     const record = snapshot as Record<string, unknown>;
     const base = readWindowSnapshot(reader, snapshot, reference.fingerprint, MAX_WINDOW);
     const window = base.window;
@@ -285,36 +299,56 @@ export class PsiDetector {
       warn: reader.finite('warn', 0, 100),
       alert: reader.finite('alert', 0, 100),
       floor: reader.finite('floor', 0, 0.01),
+      autocorrelation: reader.boolean('autocorrelation'),
     };
     const detector = restoredWith('mlfp.drift.psi', () => new PsiDetector(reference, options));
     const seen = reader.integer('seen', 0);
     const count = Math.min(seen, window);
+    const tracked = detector.autocorrelation;
     const raw = record['values'];
-    if (!Array.isArray(raw) || raw.length !== count)
-      reader.fail('values', `expected ${count} finite numbers (min(seen, window))`);
+    const rawBins = record['bins'];
+    if (!Array.isArray(raw) || raw.length !== (tracked ? count : 0))
+      reader.fail(
+        'values',
+        `expected ${tracked ? count : 0} finite numbers (min(seen, window) with autocorrelation)`,
+      );
+    if (!Array.isArray(rawBins) || rawBins.length !== (tracked ? 0 : count))
+      reader.fail('bins', `expected ${tracked ? 0 : count} bins (min(seen, window) without autocorrelation)`);
     for (let i = 0; i < count; i++) {
-      const x = raw[i] as unknown;
-      if (typeof x !== 'number' || !Number.isFinite(x)) reader.fail('values', `element ${i} is not finite`);
-      detector.values[i] = x;
-      const bin = reference.binOf(x);
+      let bin: number;
+      if (tracked) {
+        const x = raw[i] as unknown;
+        if (typeof x !== 'number' || !Number.isFinite(x)) reader.fail('values', `element ${i} is not finite`);
+        detector.values[i] = x;
+        bin = reference.binOf(x);
+      } else {
+        const b = rawBins[i] as unknown;
+        if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b >= reference.bins)
+          reader.fail('bins', `element ${i} is not a bin in [0, ${reference.bins})`);
+        bin = b;
+      }
       detector.bins[i] = bin;
       detector.binCounts[bin] = (detector.binCounts[bin] as number) + 1;
     }
     detector.count = count;
     detector.head = count % window;
     detector.seen = seen;
-    detector.blockFill = seen % window;
+    detector.untilEvaluation = detector.every - (seen % detector.every);
+    detector.blockFill = tracked ? seen % window : 0;
     detector.skipped = reader.integer('skipped', 0);
     reader.numbers('sums', 9, detector.sums);
     for (let i = 0; i < 9; i++)
       if (!Number.isFinite(detector.sums[i])) reader.fail('sums', `element ${i} is not finite`);
     detector.beforeOldest = reader.finite('beforeOldest', -Number.MAX_VALUE, Number.MAX_VALUE);
-    detector.lastCentred = count === 0 ? 0 : (detector.values[count - 1] as number) - reference.centre;
+    detector.lastCentred =
+      count === 0 || !tracked ? 0 : (detector.values[count - 1] as number) - reference.centre;
+    if (!tracked && (detector.beforeOldest !== 0 || detector.sums.some((v) => v !== 0)))
+      reader.fail('sums', 'must be 0 without autocorrelation');
     if (seen <= window && detector.beforeOldest !== 0)
       reader.fail('beforeOldest', 'must be 0 while nothing was evicted');
     if (seen < window && detector.sums.some((v, i) => i >= OLD && v !== 0))
       reader.fail('sums', 'a window never filled has no previous block');
-    if (!detector.sumsMatchWindow()) reader.fail('sums', 'do not match the window values');
+    if (tracked && !detector.sumsMatchWindow()) reader.fail('sums', 'do not match the window values');
     detector.status = reader.choice('status', STATUSES);
     detector.psi = reader.number('psi');
     detector.ess = reader.number('ess');
@@ -322,6 +356,35 @@ export class PsiDetector {
     detector.evaluatedAtMs = reader.number('evaluatedAtMs');
     detector.lastTimeMs = reader.number('lastTimeMs');
     return detector;
+  }
+
+  /** The running sums' part of an update: x enters at `head`, the value there leaves when the window is full. */
+  private addToSums(x: number, head: number, full: boolean): void {
+    const values = this.values;
+    const sums = this.sums;
+    const centre = this.reference.centre;
+    if (full) {
+      const centredOldest = (values[head] as number) - centre;
+      sums[EVICTED] = (sums[EVICTED] as number) + centredOldest;
+      sums[EVICTED + 1] = (sums[EVICTED + 1] as number) + centredOldest * centredOldest;
+      sums[EVICTED + 2] = (sums[EVICTED + 2] as number) + this.beforeOldest * centredOldest;
+      this.beforeOldest = centredOldest;
+    }
+    const centred = x - centre;
+    values[head] = x;
+    sums[FRESH] = (sums[FRESH] as number) + centred;
+    sums[FRESH + 1] = (sums[FRESH + 1] as number) + centred * centred;
+    sums[FRESH + 2] = (sums[FRESH + 2] as number) + this.lastCentred * centred;
+    this.lastCentred = centred;
+    if (++this.blockFill === this.window) {
+      // the fresh block is exactly the window now: it becomes the previous block, nothing of it evicted yet
+      sums[OLD] = sums[FRESH] as number;
+      sums[OLD + 1] = sums[FRESH + 1] as number;
+      sums[OLD + 2] = sums[FRESH + 2] as number;
+      sums.fill(0, FRESH, OLD);
+      sums.fill(0, EVICTED, EVICTED + 3);
+      this.blockFill = 0;
+    }
   }
 
   private oldestSlot(): number {
@@ -335,7 +398,7 @@ export class PsiDetector {
     this.rho1 = rho;
     this.ess = ess;
     this.evaluatedAtMs = timeMs;
-    if (!(ess >= this.minEss)) {
+    if (this.autocorrelation && !(ess >= this.minEss)) {
       this.psi = Number.NaN;
       this.status = 'gated';
       return;

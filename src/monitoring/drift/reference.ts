@@ -63,17 +63,20 @@ export class BinnedReference {
     this.fingerprint = fingerprint([...edges, ...proportions, missing]);
   }
 
-  /** The bin of a finite x: binary search over the inner edges, O(log bins), no allocation. */
+  /**
+   * The bin of a finite x, the number of inner edges ≤ x: a binary search of fixed step count (no early exit,
+   * a select per step rather than an unpredictable branch), O(log bins), no allocation.
+   */
   binOf(x: number): number {
     const inner = this.innerEdges;
-    let low = 0;
-    let high = inner.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((inner[middle] as number) <= x) low = middle + 1;
-      else high = middle;
+    let base = 0;
+    let length = inner.length;
+    while (length > 1) {
+      const half = length >>> 1;
+      base = (inner[base + half - 1] as number) <= x ? base + half : base;
+      length -= half;
     }
-    return low;
+    return (inner[base] as number) <= x ? base + 1 : base;
   }
 }
 

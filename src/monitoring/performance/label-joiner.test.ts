@@ -631,6 +631,100 @@ describe('LabelJoiner on random interleaved streams', () => {
   );
 });
 
+/**
+ * Four symbols whose predictions come out of event-time order: for their bar, an earlier bar still in the
+ * joiner's closes (its deadline before the last queued), a bar far ahead (pending long, or evicted), a bar
+ * whole rings of entry slots ahead (sharing a slot with a pending one), or again (a re-score); gaps, and a
+ * symbol that stalls for a while (timeouts).
+ */
+function disorderedEvents(seed: number, steps: number): Event[] {
+  const random = new Random(seed);
+  const symbols = ['AAA', 'BBB', 'CCC', 'DDD'].map((symbol) => ({ symbol, price: 100 }));
+  const events: Event[] = [];
+  const predict = (spec: LabelSpec, symbol: string, newest: number): void => {
+    const length = TIMEFRAME_MS[spec.timeframe];
+    const draw = random.uniform();
+    // with lateness + maxWaitBars = 3 a model's ring of entry slots is horizonBars + 6 long
+    const ts =
+      draw < 0.35
+        ? newest
+        : draw < 0.5
+          ? newest - (1 + random.int(2)) * length
+          : draw < 0.8
+            ? newest + (1 + random.int(2_000)) * length
+            : newest + (1 + random.int(3)) * (spec.horizonBars + 6) * length;
+    const value =
+      spec.kind === 'classifier' ? spec.classes![random.int(spec.classes!.length)]! : random.normal() * 0.01;
+    events.push({ prediction: prediction(spec, symbol, ts, value) });
+    if (random.uniform() < 0.1) events.push({ prediction: prediction(spec, symbol, ts, value) });
+  };
+  let stalledUntil = -1;
+  for (let step = 0; step < steps; step++) {
+    const ts = T0 + step * M5;
+    if (random.uniform() < 0.02) stalledUntil = step + 4 + random.int(10);
+    for (const s of symbols) {
+      s.price *= Math.exp(random.normal() * 0.002);
+      if (random.uniform() < 0.05 || (s.symbol === 'BBB' && step < stalledUntil)) continue;
+      events.push({ bar: bar(s.symbol, '5m', ts, s.price) });
+      for (const spec of [DIRECTION, RETURN2]) predict(spec, s.symbol, ts);
+      if ((step + 1) % 12 === 0) {
+        events.push({ bar: bar(s.symbol, '1h', ts - 11 * M5, s.price) });
+        for (const spec of [PERCENT, THREE]) predict(spec, s.symbol, ts - 11 * M5);
+      }
+    }
+  }
+  return events;
+}
+
+describe('LabelJoiner on predictions out of event-time order', () => {
+  const cases: [number, LabelJoinerOptions][] = [
+    [1, {}],
+    [2, { lateness: 1, maxWaitBars: 2 }],
+    [3, { maxPending: 5 }],
+  ];
+
+  it.each(cases)(
+    'seed %i %o: emits what the brute-force model emits; deadline queues stay bounded',
+    (seed, options) => {
+      const events = disorderedEvents(seed, 2_000);
+      const joiner = joinerOf(options);
+      const naive = new NaiveJoiner(
+        SPECS,
+        options.lateness ?? 0,
+        options.maxWaitBars ?? 3,
+        options.maxPending ?? 100_000,
+      );
+      // the queues keep settled entries until their deadline passes, or until they hold 2 × maxPending + 1,024
+      const queues = (joiner as unknown as { deadlines: { size: number }[] }).deadlines;
+      const bound = 2 * (options.maxPending ?? 100_000) + 1_024;
+      let largest = 0;
+      const got: LabelRecord[] = [];
+      const expected: LabelRecord[] = [];
+      events.forEach((event, i) => {
+        if ('bar' in event) {
+          joiner.onBar(event.bar, (label) => got.push(label));
+          naive.onBar(event.bar, (label) => expected.push(label));
+        } else {
+          joiner.onPrediction(event.prediction);
+          naive.onPrediction(event.prediction);
+        }
+        for (const queue of queues) largest = Math.max(largest, queue.size);
+        if (i === events.length >> 1) {
+          const restored = LabelJoiner.restore(JSON.parse(JSON.stringify(joiner.snapshot())), options);
+          expect(restored.snapshot()).toStrictEqual(joiner.snapshot());
+        }
+      });
+      expect(got).toStrictEqual(expected);
+      expect(largest).toBeLessThanOrEqual(bound);
+      if (options.maxPending !== undefined) expect(largest).toBeGreaterThan(0.9 * bound);
+      const reasons = new Set(got.map((l) => l.reason ?? `${l.state}${l.revision > 0 ? '+' : ''}`));
+      expect(reasons).toContain('labelled');
+      expect(reasons).toContain('gap');
+      expect(reasons).toContain(options.maxPending === undefined ? 'timeout' : 'evicted');
+    },
+  );
+});
+
 describe('LabelJoiner.restore', () => {
   function goodSnapshot(): LabelJoinerSnapshot {
     const joiner = joinerOf({ lateness: 1 });

@@ -2,7 +2,9 @@
 // bar t with horizon h is labelled by the same series' bar t+h (start t + h × the timeframe's length), or
 // expires (gap, timeout, evicted) with a record saying why, so that no prediction goes unaccounted for.
 // A late revision of bar t or t+h re-emits the label with revision + 1 while it is still revisable.
-// Per event: O(log pending) to add or settle a label, O(models) for a revised bar; no scan of pending labels.
+// Per event: O(1) amortised to add, settle or expire a label (deadline FIFOs per timeframe and horizon with lazy
+// deletion; a heap only for the few out of order), O(models) for a revised bar; no scan of pending labels.
+// Entries are pooled and indexed without a Map entry, so a label allocates only the LabelRecord it emits.
 
 import type { Bar, LabelExpiry, LabelRecord, ModelKind, Prediction, Timeframe } from '../../domain/types.js';
 import { TIMEFRAMES } from '../../domain/types.js';
@@ -67,6 +69,10 @@ const PENDING = 0;
 const LABELLED = 1;
 /** evicted, its expiry record not emitted yet (onPrediction has no emitter: the next onBar emits it) */
 const EVICTED = 2;
+/** forgotten, in the pool */
+const FREE = 3;
+/** forgotten entries kept for reuse at most (~300 bytes each; never more than were live at once) */
+const POOL_MAX = 131_072;
 const STATES = ['pending', 'labelled', 'evicted'] as const;
 type EntryStateName = (typeof STATES)[number];
 
@@ -117,135 +123,88 @@ export interface LabelJoinerSnapshot {
 class Watched {
   readonly up: string;
   readonly down: string;
+  readonly classes: readonly string[];
+  readonly isClassifier: boolean;
 
   constructor(
     readonly index: number,
     readonly spec: LabelSpecSnapshot,
+    /** the pending labels of this model's timeframe and horizon, by deadline */
+    readonly deadlines: DeadlineQueue,
+    /** where this model's ring of entries starts in a series' slots */
+    readonly slotOffset: number,
+    /** slots of that ring */
+    readonly slotCount: number,
   ) {
     const classes = spec.classes ?? [];
     const sign = signClassesOf(classes);
+    this.classes = classes;
+    this.isClassifier = spec.kind === 'classifier';
     this.up = classes[sign.up] ?? '';
     this.down = classes[sign.down] ?? '';
   }
 }
 
+/** One prediction's label, pooled: the joiner reuses it once it is forgotten (seq tells the uses apart). */
 class Entry {
-  seriesHeapIndex = -1;
-  deadlineHeapIndex = -1;
-  older: Entry | undefined = undefined;
-  newer: Entry | undefined = undefined;
-  state = PENDING;
-  revision = 0;
+  seq = 0;
+  /** bar start of the predicted bar */
+  ts = Number.NaN;
+  /** bar start of the labelling bar */
+  due = Number.NaN;
+  /** event time past which the pending label times out */
+  deadline = Number.NaN;
+  /** a classifier's class index, or a regressor's value */
+  predicted = Number.NaN;
+  /** close[t] as known when the prediction came (NaN when bar t was not seen) */
+  closeT = Number.NaN;
   closeH = Number.NaN;
   realisedReturn = Number.NaN;
-  actual: number | string | null = null;
+  /** a classifier's outcome: 1 when close[t+h] > close[t] (the "up" class), else 0 */
+  rising = 0;
+  state = PENDING;
+  revision = 0;
   /** series' newest bar end past which a labelled entry is forgotten */
   retainUntil = Number.NaN;
+  /** place in the series' pending heap (−1: none) */
+  heapIndex = -1;
+  /** neighbours in the order pending labels were added (eviction takes the oldest) */
+  older: Entry | undefined = undefined;
+  newer: Entry | undefined = undefined;
 
   constructor(
-    readonly seq: number,
-    readonly series: Series,
-    readonly watched: Watched,
-    /** bar start of the predicted bar */
-    readonly ts: number,
-    /** bar start of the labelling bar */
-    readonly due: number,
-    /** event time past which the pending label times out */
-    readonly deadline: number,
-    public predicted: number | string,
-    /** close[t] as known when the prediction came (NaN when bar t was not seen) */
-    public closeT: number,
+    public series: Series,
+    public watched: Watched,
   ) {}
 }
 
-/** Binary min-heap of entries by (due or deadline, seq) that tracks each entry's place, so any entry leaves in O(log n). */
-class EntryHeap {
-  private readonly items: Entry[] = [];
-
-  constructor(private readonly byDeadline: boolean) {}
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  peek(): Entry | undefined {
-    return this.items[0];
-  }
-
-  push(entry: Entry): void {
-    this.items.push(entry);
-    this.siftUp(this.items.length - 1, entry);
-  }
-
-  remove(entry: Entry): void {
-    const items = this.items;
-    const at = this.byDeadline ? entry.deadlineHeapIndex : entry.seriesHeapIndex;
-    const last = items.pop() as Entry;
-    this.place(entry, -1);
-    if (last === entry) return;
-    items[at] = last;
-    this.place(last, at);
-    if (at > 0 && this.less(last, items[(at - 1) >> 1] as Entry)) this.siftUp(at, last);
-    else this.siftDown(at, last);
-  }
-
-  private place(entry: Entry, at: number): void {
-    if (this.byDeadline) entry.deadlineHeapIndex = at;
-    else entry.seriesHeapIndex = at;
-  }
-
-  private less(a: Entry, b: Entry): boolean {
-    const ka = this.byDeadline ? a.deadline : a.due;
-    const kb = this.byDeadline ? b.deadline : b.due;
-    return ka < kb || (ka === kb && a.seq < b.seq);
-  }
-
-  private siftUp(at: number, entry: Entry): void {
-    const items = this.items;
-    while (at > 0) {
-      const parentAt = (at - 1) >> 1;
-      const parent = items[parentAt] as Entry;
-      if (!this.less(entry, parent)) break;
-      items[at] = parent;
-      this.place(parent, at);
-      at = parentAt;
-    }
-    items[at] = entry;
-    this.place(entry, at);
-  }
-
-  private siftDown(at: number, entry: Entry): void {
-    const items = this.items;
-    const n = items.length;
-    while (true) {
-      const left = 2 * at + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      let child = left;
-      if (right < n && this.less(items[right] as Entry, items[left] as Entry)) child = right;
-      const smaller = items[child] as Entry;
-      if (!this.less(smaller, entry)) break;
-      items[at] = smaller;
-      this.place(smaller, at);
-      at = child;
-    }
-    items[at] = entry;
-    this.place(entry, at);
-  }
+function dueBefore(a: Entry, b: Entry): boolean {
+  return a.due < b.due || (a.due === b.due && a.seq < b.seq);
 }
 
-/** One (symbol, timeframe): its recent closes, pending labels by due bar, and revisable labels. */
+/**
+ * One (symbol, timeframe), held in one object so that a bar or a prediction touches few cache lines: its
+ * recent closes, its pending labels by due bar, its labelled ones still revisable, and every entry by model
+ * and predicted bar.
+ */
 class Series {
   newestTs = Number.NEGATIVE_INFINITY;
   newestEnd = Number.NEGATIVE_INFINITY;
-  readonly pending = new EntryHeap(false);
-  /** labelled entries by (retainUntil, seq), from `retainedHead` on */
-  readonly retained: (Entry | undefined)[] = [];
-  retainedHead = 0;
-  /** per watched model index: pending, labelled and evicted entries by predicted bar start */
-  readonly entries: (Map<number, Entry> | undefined)[] = [];
-  private ringTs: Float64Array;
-  private ringClose: Float64Array;
+  /** pending entries: a binary min-heap by (due, seq), each entry knowing its place (heapIndex) */
+  private readonly pending: Entry[] = [];
+  /** labelled entries by (retainUntil, seq): a ring, retainedCount from retainedHead (nearly in order) */
+  private retained: (Entry | undefined)[] = [undefined, undefined, undefined, undefined];
+  private retainedHead = 0;
+  private retainedCount = 0;
+  /**
+   * entries (pending, labelled, evicted) by model and predicted bar: model w's ring is at w.slotOffset +
+   * bar number mod w.slotCount
+   */
+  private slots: (Entry | undefined)[];
+  /** per watched model index: the entries whose ring slot was taken (rare) */
+  private overflow: (Map<number, Entry> | undefined)[] | undefined = undefined;
+  /** recent closes: bar start and close at 2i and 2i + 1 for bar number i mod capacity (bar start −∞: none) */
+  private closeRing: Float64Array;
 
   constructor(
     readonly index: number,
@@ -253,83 +212,380 @@ class Series {
     readonly timeframe: Timeframe,
     readonly lengthMs: number,
     capacity: number,
+    slotTotal: number,
   ) {
-    this.ringTs = new Float64Array(capacity).fill(Number.NEGATIVE_INFINITY);
-    this.ringClose = new Float64Array(capacity);
-  }
-
-  private slotOf(ts: number): number {
-    const capacity = this.ringTs.length;
-    const slot = Math.floor(ts / this.lengthMs) % capacity;
-    return slot < 0 ? slot + capacity : slot;
+    this.closeRing = emptyCloseRing(capacity);
+    this.slots = new Array<Entry | undefined>(slotTotal).fill(undefined);
   }
 
   /** close of the bar starting at `ts` if it is still in the ring, else NaN */
   closeAt(ts: number): number {
-    const slot = this.slotOf(ts);
-    return this.ringTs[slot] === ts ? (this.ringClose[slot] as number) : Number.NaN;
+    const at = 2 * this.barSlot(ts, this.closeRing.length / 2);
+    return this.closeRing[at] === ts ? (this.closeRing[at + 1] as number) : Number.NaN;
   }
 
   /** Keeps the close of bar `ts` unless its slot already holds a newer bar. */
   record(ts: number, close: number): void {
-    const slot = this.slotOf(ts);
-    if ((this.ringTs[slot] as number) > ts) return;
-    this.ringTs[slot] = ts;
-    this.ringClose[slot] = close;
+    const at = 2 * this.barSlot(ts, this.closeRing.length / 2);
+    if ((this.closeRing[at] as number) > ts) return;
+    this.closeRing[at] = ts;
+    this.closeRing[at + 1] = close;
   }
 
   /** The ring's bars as [ts, close], oldest first. */
   closes(): [number, number][] {
     const bars: [number, number][] = [];
-    for (let i = 0; i < this.ringTs.length; i++)
-      if (this.ringTs[i] !== Number.NEGATIVE_INFINITY)
-        bars.push([this.ringTs[i] as number, this.ringClose[i] as number]);
+    const ring = this.closeRing;
+    for (let at = 0; at < ring.length; at += 2)
+      if (ring[at] !== Number.NEGATIVE_INFINITY) bars.push([ring[at] as number, ring[at + 1] as number]);
     return bars.sort((a, b) => a[0] - b[0]);
   }
 
   resize(capacity: number): void {
     const bars = this.closes();
-    this.ringTs = new Float64Array(capacity).fill(Number.NEGATIVE_INFINITY);
-    this.ringClose = new Float64Array(capacity);
+    this.closeRing = emptyCloseRing(capacity);
     for (const [ts, close] of bars) this.record(ts, close);
   }
 
+  /** Makes room for the rings of models watched since (slotTotal: every watched model's slotCount summed). */
+  growSlots(slotTotal: number): void {
+    while (this.slots.length < slotTotal) this.slots.push(undefined);
+  }
+
+  entryOf(watched: Watched, ts: number): Entry | undefined {
+    const held = this.slots[watched.slotOffset + this.barSlot(ts, watched.slotCount)];
+    if (held !== undefined && held.ts === ts) return held;
+    return this.overflow?.[watched.index]?.get(ts);
+  }
+
+  /** Indexes an entry whose (model, ts) is not held yet. */
+  addEntry(entry: Entry): void {
+    const watched = entry.watched;
+    const at = watched.slotOffset + this.barSlot(entry.ts, watched.slotCount);
+    if (this.slots[at] === undefined) this.slots[at] = entry;
+    else {
+      const overflow = (this.overflow ??= []);
+      (overflow[watched.index] ??= new Map()).set(entry.ts, entry);
+    }
+  }
+
+  deleteEntry(entry: Entry): void {
+    const watched = entry.watched;
+    const at = watched.slotOffset + this.barSlot(entry.ts, watched.slotCount);
+    if (this.slots[at] === entry) this.slots[at] = undefined;
+    else this.overflow?.[watched.index]?.delete(entry.ts);
+  }
+
+  collectEntries(into: Entry[]): void {
+    for (const entry of this.slots) if (entry !== undefined) into.push(entry);
+    for (const byTs of this.overflow ?? [])
+      if (byTs !== undefined) for (const entry of byTs.values()) into.push(entry);
+  }
+
+  /** The pending entry first by (due, seq). */
+  firstPending(): Entry | undefined {
+    return this.pending[0];
+  }
+
+  pushPending(entry: Entry): void {
+    this.pending.push(entry);
+    this.siftUp(this.pending.length - 1, entry);
+  }
+
+  removePending(entry: Entry): void {
+    const items = this.pending;
+    const at = entry.heapIndex;
+    const last = items.pop() as Entry;
+    entry.heapIndex = -1;
+    if (last === entry) return;
+    if (at > 0 && dueBefore(last, items[(at - 1) >> 1] as Entry)) this.siftUp(at, last);
+    else this.siftDown(at, last);
+  }
+
+  /** The labelled entry first by (retainUntil, seq). */
+  firstRetained(): Entry | undefined {
+    return this.retainedCount > 0 ? this.retained[this.retainedHead] : undefined;
+  }
+
+  shiftRetained(): void {
+    this.retained[this.retainedHead] = undefined;
+    this.retainedHead = (this.retainedHead + 1) & (this.retained.length - 1);
+    this.retainedCount--;
+  }
+
   retain(entry: Entry): void {
-    const retained = this.retained;
-    let at = retained.length;
-    retained.push(entry);
-    while (at > this.retainedHead) {
-      const before = retained[at - 1] as Entry;
+    if (this.retainedCount === this.retained.length) this.growRetained();
+    const ring = this.retained;
+    const mask = ring.length - 1;
+    const head = this.retainedHead;
+    let at = this.retainedCount;
+    while (at > 0) {
+      const before = ring[(head + at - 1) & mask] as Entry;
       if (
         before.retainUntil < entry.retainUntil ||
         (before.retainUntil === entry.retainUntil && before.seq < entry.seq)
       )
         break;
-      retained[at] = before;
+      ring[(head + at) & mask] = before;
       at--;
     }
-    retained[at] = entry;
+    ring[(head + at) & mask] = entry;
+    this.retainedCount++;
   }
 
-  /** Forgets labelled entries once the newest bar end passes their labelling bar's end + lateness. */
-  prune(): void {
-    const retained = this.retained;
-    let head = this.retainedHead;
-    while (head < retained.length) {
-      const entry = retained[head] as Entry;
-      if (!(entry.retainUntil < this.newestEnd)) break;
-      this.entries[entry.watched.index]?.delete(entry.ts);
-      retained[head++] = undefined;
-    }
-    if (head === retained.length) {
-      retained.length = 0;
-      head = 0;
-    } else if (head > 1_024 && head * 2 > retained.length) {
-      retained.splice(0, head);
-      head = 0;
-    }
-    this.retainedHead = head;
+  private growRetained(): void {
+    const ring = this.retained;
+    const grown = new Array<Entry | undefined>(ring.length * 2).fill(undefined);
+    for (let i = 0; i < this.retainedCount; i++) grown[i] = ring[(this.retainedHead + i) & (ring.length - 1)];
+    this.retained = grown;
+    this.retainedHead = 0;
   }
+
+  /** bar number of `ts` modulo `count` */
+  private barSlot(ts: number, count: number): number {
+    const slot = Math.floor(ts / this.lengthMs) % count;
+    return slot < 0 ? slot + count : slot;
+  }
+
+  private siftUp(at: number, entry: Entry): void {
+    const items = this.pending;
+    while (at > 0) {
+      const parentAt = (at - 1) >> 1;
+      const parent = items[parentAt] as Entry;
+      if (!dueBefore(entry, parent)) break;
+      items[at] = parent;
+      parent.heapIndex = at;
+      at = parentAt;
+    }
+    items[at] = entry;
+    entry.heapIndex = at;
+  }
+
+  private siftDown(at: number, entry: Entry): void {
+    const items = this.pending;
+    const n = items.length;
+    while (true) {
+      const left = 2 * at + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      let child = left;
+      if (right < n && dueBefore(items[right] as Entry, items[left] as Entry)) child = right;
+      const smaller = items[child] as Entry;
+      if (!dueBefore(smaller, entry)) break;
+      items[at] = smaller;
+      smaller.heapIndex = at;
+      at = child;
+    }
+    items[at] = entry;
+    entry.heapIndex = at;
+  }
+}
+
+function emptyCloseRing(capacity: number): Float64Array {
+  const ring = new Float64Array(2 * capacity);
+  for (let at = 0; at < ring.length; at += 2) ring[at] = Number.NEGATIVE_INFINITY;
+  return ring;
+}
+
+/**
+ * The pending labels of one (timeframe, horizon), by (deadline, seq). Their deadline is the predicted bar's
+ * start plus a constant, so they come nearly in order: a FIFO ring takes those in order and a heap the few
+ * that are not. Settled entries are not removed but skipped when they reach the front (lazy deletion): each
+ * item keeps the deadline and seq it was queued with, so an entry settled and reused since is told apart.
+ */
+class DeadlineQueue {
+  private ring: (Entry | undefined)[] = new Array<Entry | undefined>(16).fill(undefined);
+  private ringSeqs = new Float64Array(16);
+  private ringDeadlines = new Float64Array(16);
+  private head = 0;
+  private count = 0;
+  private readonly late = new LateHeap();
+
+  /** items queued, live or not */
+  get size(): number {
+    return this.count + this.late.size;
+  }
+
+  push(entry: Entry): void {
+    if (this.count === this.ring.length) this.grow();
+    const mask = this.ring.length - 1;
+    if (
+      this.count > 0 &&
+      entry.deadline < (this.ringDeadlines[(this.head + this.count - 1) & mask] as number)
+    ) {
+      this.late.push(entry, entry.seq, entry.deadline);
+      return;
+    }
+    const at = (this.head + this.count) & mask;
+    this.ring[at] = entry;
+    this.ringSeqs[at] = entry.seq;
+    this.ringDeadlines[at] = entry.deadline;
+    this.count++;
+  }
+
+  /**
+   * The live entry first by (deadline, seq) if its deadline is before `time`, else undefined; drops the items
+   * of settled entries met on the way (each once).
+   */
+  firstBefore(time: number): Entry | undefined {
+    const ring = this.ring;
+    const mask = ring.length - 1;
+    let first: Entry | undefined;
+    while (this.count > 0) {
+      const at = this.head;
+      if (!((this.ringDeadlines[at] as number) < time)) break;
+      const entry = ring[at] as Entry;
+      if (entry.seq === this.ringSeqs[at] && entry.state === PENDING) {
+        first = entry;
+        break;
+      }
+      ring[at] = undefined;
+      this.head = (at + 1) & mask;
+      this.count--;
+    }
+    const late = this.late.firstBefore(time);
+    return late !== undefined && (first === undefined || deadlineBefore(late, first)) ? late : first;
+  }
+
+  /** Removes `entry`, just returned by firstBefore. */
+  take(entry: Entry): void {
+    const at = this.head;
+    if (this.count > 0 && this.ring[at] === entry && this.ringSeqs[at] === entry.seq) {
+      this.ring[at] = undefined;
+      this.head = (at + 1) & (this.ring.length - 1);
+      this.count--;
+    } else this.late.pop();
+  }
+
+  /** Drops the items of entries no longer pending (bounds the queue while few deadlines pass). */
+  compact(): void {
+    const ring = this.ring;
+    const mask = ring.length - 1;
+    let kept = 0;
+    for (let i = 0; i < this.count; i++) {
+      const from = (this.head + i) & mask;
+      const entry = ring[from] as Entry;
+      ring[from] = undefined;
+      if (entry.seq !== this.ringSeqs[from] || entry.state !== PENDING) continue;
+      const to = (this.head + kept++) & mask;
+      ring[to] = entry;
+      this.ringSeqs[to] = this.ringSeqs[from] as number;
+      this.ringDeadlines[to] = this.ringDeadlines[from] as number;
+    }
+    this.count = kept;
+    this.late.compact();
+  }
+
+  private grow(): void {
+    const ring = this.ring;
+    const mask = ring.length - 1;
+    const size = ring.length * 2;
+    const grown = new Array<Entry | undefined>(size).fill(undefined);
+    const seqs = new Float64Array(size);
+    const deadlines = new Float64Array(size);
+    for (let i = 0; i < this.count; i++) {
+      const from = (this.head + i) & mask;
+      grown[i] = ring[from];
+      seqs[i] = this.ringSeqs[from] as number;
+      deadlines[i] = this.ringDeadlines[from] as number;
+    }
+    this.ring = grown;
+    this.ringSeqs = seqs;
+    this.ringDeadlines = deadlines;
+    this.head = 0;
+  }
+}
+
+/** A binary min-heap of (deadline, seq, entry) items: a DeadlineQueue's out-of-order part (lazy deletion too). */
+class LateHeap {
+  private entries: Entry[] = [];
+  private seqs: number[] = [];
+  private deadlines: number[] = [];
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  push(entry: Entry, seq: number, deadline: number): void {
+    const { entries, seqs, deadlines } = this;
+    let at = entries.length;
+    entries.push(entry);
+    seqs.push(seq);
+    deadlines.push(deadline);
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if (!keyBefore(deadline, seq, deadlines[parent] as number, seqs[parent] as number)) break;
+      this.place(at, entries[parent] as Entry, seqs[parent] as number, deadlines[parent] as number);
+      at = parent;
+    }
+    this.place(at, entry, seq, deadline);
+  }
+
+  /** The live entry first by (deadline, seq) if its deadline is before `time`; drops settled ones on the way. */
+  firstBefore(time: number): Entry | undefined {
+    while (this.entries.length > 0 && (this.deadlines[0] as number) < time) {
+      const entry = this.entries[0] as Entry;
+      if (entry.seq === this.seqs[0] && entry.state === PENDING) return entry;
+      this.pop();
+    }
+    return undefined;
+  }
+
+  /** Removes the first item. */
+  pop(): void {
+    const { entries, seqs, deadlines } = this;
+    const entry = entries.pop() as Entry;
+    const seq = seqs.pop() as number;
+    const deadline = deadlines.pop() as number;
+    const n = entries.length;
+    if (n === 0) return;
+    let at = 0;
+    while (true) {
+      const left = 2 * at + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      const child =
+        right < n &&
+        keyBefore(
+          deadlines[right] as number,
+          seqs[right] as number,
+          deadlines[left] as number,
+          seqs[left] as number,
+        )
+          ? right
+          : left;
+      if (!keyBefore(deadlines[child] as number, seqs[child] as number, deadline, seq)) break;
+      this.place(at, entries[child] as Entry, seqs[child] as number, deadlines[child] as number);
+      at = child;
+    }
+    this.place(at, entry, seq, deadline);
+  }
+
+  compact(): void {
+    const { entries, seqs, deadlines } = this;
+    this.entries = [];
+    this.seqs = [];
+    this.deadlines = [];
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as Entry;
+      if (entry.seq === seqs[i] && entry.state === PENDING)
+        this.push(entry, entry.seq, deadlines[i] as number);
+    }
+  }
+
+  private place(at: number, entry: Entry, seq: number, deadline: number): void {
+    this.entries[at] = entry;
+    this.seqs[at] = seq;
+    this.deadlines[at] = deadline;
+  }
+}
+
+function keyBefore(deadlineA: number, seqA: number, deadlineB: number, seqB: number): boolean {
+  return deadlineA < deadlineB || (deadlineA === deadlineB && seqA < seqB);
+}
+
+function deadlineBefore(a: Entry, b: Entry): boolean {
+  return keyBefore(a.deadline, a.seq, b.deadline, b.seq);
 }
 
 /**
@@ -369,11 +625,21 @@ export class LabelJoiner {
   private readonly watched: Watched[] = [];
   private readonly byModel = new Map<string, Map<string, Watched>>();
   private readonly series: Series[] = [];
-  private readonly bySymbol = new Map<string, (Series | undefined)[]>();
-  private readonly deadlines = new EntryHeap(true);
+  /** per timeframe index: the series by symbol */
+  private readonly bySymbol: Map<string, Series>[] = [new Map(), new Map(), new Map()];
+  /** slots of every watched model's ring of entries in a series */
+  private slotTotal = 0;
+  /** pending entries by deadline, one queue per (timeframe, horizon bars) */
+  private readonly deadlines: DeadlineQueue[] = [];
+  private readonly deadlinesByKey = new Map<string, DeadlineQueue>();
+  /** items in a deadline queue, live or not, past which its settled ones are dropped */
+  private readonly queuedLimit: number;
+  private readonly free: Entry[] = [];
   private oldest: Entry | undefined = undefined;
   private newest: Entry | undefined = undefined;
   private readonly outbox: Entry[] = [];
+  /** entries of the outbox already emitted (an emitter that throws leaves the rest for the next bar) */
+  private outboxHead = 0;
 
   constructor(options: LabelJoinerOptions = {}) {
     this.lateness = checkInteger(
@@ -395,6 +661,7 @@ export class LabelJoiner {
       MAX_PENDING,
     );
     this.capacity = this.lateness + this.maxWaitBars + 3;
+    this.queuedLimit = 2 * this.maxPending + 1_024;
   }
 
   /** Labels waiting for their horizon bar (evicted ones not counted). */
@@ -404,7 +671,7 @@ export class LabelJoiner {
 
   /** Evicted labels whose expiry record the next onBar emits. */
   get evictedCount(): number {
-    return this.outbox.length;
+    return this.outbox.length - this.outboxHead;
   }
 
   /**
@@ -427,7 +694,17 @@ export class LabelJoiner {
     }
     if (this.watched.length >= MAX_MODELS)
       throw new MlfpError('config_invalid', `more than ${MAX_MODELS} watched models`, { field: 'models' });
-    const watched = new Watched(this.watched.length, normal);
+    const key = `${normal.timeframe} ${normal.horizonBars}`;
+    let deadlines = this.deadlinesByKey.get(key);
+    if (deadlines === undefined) {
+      deadlines = new DeadlineQueue();
+      this.deadlinesByKey.set(key, deadlines);
+      this.deadlines.push(deadlines);
+    }
+    const slotCount = normal.horizonBars + this.lateness + this.maxWaitBars + 3;
+    const watched = new Watched(this.watched.length, normal, deadlines, this.slotTotal, slotCount);
+    this.slotTotal += slotCount;
+    for (const series of this.series) series.growSlots(this.slotTotal);
     this.watched.push(watched);
     let versions = this.byModel.get(normal.model);
     if (versions === undefined) this.byModel.set(normal.model, (versions = new Map()));
@@ -448,21 +725,19 @@ export class LabelJoiner {
       return;
     }
     const predicted = predictedOf(p, watched);
-    if (predicted === undefined || !Number.isFinite(p.ts)) {
+    if (Number.isNaN(predicted) || !Number.isFinite(p.ts)) {
       this.malformed++;
       return;
     }
     const series = this.seriesOf(p.symbol, p.timeframe);
-    let byTs = series.entries[watched.index];
-    if (byTs === undefined) series.entries[watched.index] = byTs = new Map();
-    const existing = byTs.get(p.ts);
+    const existing = series.entryOf(watched, p.ts);
     if (existing !== undefined) {
       this.duplicates++;
       if (existing.state === PENDING) existing.predicted = predicted;
       return;
     }
     const entry = this.newEntry(this.nextSeq++, series, watched, p.ts, predicted, series.closeAt(p.ts));
-    byTs.set(p.ts, entry);
+    series.addEntry(entry);
     this.addPending(entry);
     while (this.pending > this.maxPending) this.evictOldest();
   }
@@ -479,32 +754,21 @@ export class LabelJoiner {
     series.record(bar.ts, bar.close);
     if (bar.end > this.eventTime) this.eventTime = bar.end;
     for (
-      let top = series.pending.peek();
+      let top = series.firstPending();
       top !== undefined && top.due <= bar.ts;
-      top = series.pending.peek()
+      top = series.firstPending()
     ) {
       this.removePending(top);
       this.settle(top, top.due === bar.ts ? bar.close : series.closeAt(top.due), emit);
     }
     if (seenBefore) this.revise(series, bar, emit);
-    series.prune();
-    const eventTime = this.eventTime;
-    for (
-      let top = this.deadlines.peek();
-      top !== undefined && top.deadline < eventTime;
-      top = this.deadlines.peek()
-    ) {
-      this.removePending(top);
-      top.series.entries[top.watched.index]?.delete(top.ts);
-      emit(expiredRecord(top, 'timeout'));
-    }
+    this.prune(series);
+    this.expire(emit);
   }
 
   snapshot(): LabelJoinerSnapshot {
     const entries: Entry[] = [];
-    for (const series of this.series)
-      for (const byTs of series.entries)
-        if (byTs !== undefined) for (const entry of byTs.values()) entries.push(entry);
+    for (const series of this.series) series.collectEntries(entries);
     entries.sort((a, b) => a.seq - b.seq);
     return {
       kind: KIND,
@@ -531,7 +795,7 @@ export class LabelJoiner {
         series: e.series.index,
         ts: e.ts,
         state: STATES[e.state] as EntryStateName,
-        predicted: e.predicted,
+        predicted: predictedOut(e),
         closeT: encodeNumber(e.closeT),
         closeH: encodeNumber(e.closeH),
         revision: e.revision,
@@ -587,7 +851,7 @@ export class LabelJoiner {
       const item: ItemReader = new ItemReader(KIND, raw, `series[${i}]`);
       const symbol = item.string('symbol');
       const timeframe = item.choice('timeframe', TIMEFRAMES);
-      if (joiner.bySymbol.get(symbol)?.[TIMEFRAME_INDEX[timeframe]] !== undefined)
+      if (joiner.bySymbol[TIMEFRAME_INDEX[timeframe]]?.has(symbol) === true)
         item.fail('symbol', 'repeats an earlier series');
       const series = joiner.seriesOf(symbol, timeframe);
       series.newestTs = item.number('newestTs');
@@ -623,12 +887,16 @@ export class LabelJoiner {
       const ts = item.number('ts');
       if (!Number.isFinite(ts)) item.fail('ts', 'not a finite number');
       const state = STATES.indexOf(item.choice('state', STATES));
-      const predicted = item.raw('predicted');
-      const valid =
-        watched.spec.kind === 'classifier'
-          ? typeof predicted === 'string' && (watched.spec.classes as string[]).includes(predicted)
-          : typeof predicted === 'number' && Number.isFinite(predicted);
-      if (!valid) item.fail('predicted', "not a value of the model's output");
+      const value = item.raw('predicted');
+      const predicted = watched.isClassifier
+        ? typeof value === 'string'
+          ? watched.classes.indexOf(value)
+          : -1
+        : typeof value === 'number' && Number.isFinite(value)
+          ? value
+          : Number.NaN;
+      if (watched.isClassifier ? predicted < 0 : Number.isNaN(predicted))
+        item.fail('predicted', "not a value of the model's output");
       const closeT = item.number('closeT');
       const closeH = item.number('closeH');
       const revision = item.integer('revision', 0, state === LABELLED ? Number.MAX_SAFE_INTEGER : 0);
@@ -637,11 +905,10 @@ export class LabelJoiner {
         if (!(closeH > 0 && closeH < Number.POSITIVE_INFINITY)) item.fail('closeH', 'not a positive close');
       } else if (!(Number.isNaN(closeT) || (closeT > 0 && closeT < Number.POSITIVE_INFINITY)))
         item.fail('closeT', 'not a positive close nor NaN');
-      let byTs = series.entries[watched.index];
-      if (byTs === undefined) series.entries[watched.index] = byTs = new Map();
-      if (byTs.has(ts)) item.fail('ts', 'repeats an earlier entry of the same series and model');
-      const entry = joiner.newEntry(seq, series, watched, ts, predicted as number | string, closeT);
-      byTs.set(ts, entry);
+      if (series.entryOf(watched, ts) !== undefined)
+        item.fail('ts', 'repeats an earlier entry of the same series and model');
+      const entry = joiner.newEntry(seq, series, watched, ts, predicted, closeT);
+      series.addEntry(entry);
       if (state === PENDING) joiner.addPending(entry);
       else if (state === EVICTED) {
         entry.state = EVICTED;
@@ -657,15 +924,19 @@ export class LabelJoiner {
   }
 
   private seriesOf(symbol: string, timeframe: Timeframe): Series {
-    let byTimeframe = this.bySymbol.get(symbol);
-    if (byTimeframe === undefined)
-      this.bySymbol.set(symbol, (byTimeframe = [undefined, undefined, undefined]));
-    const at = TIMEFRAME_INDEX[timeframe];
-    let series = byTimeframe[at];
+    const bySymbol = this.bySymbol[TIMEFRAME_INDEX[timeframe]] as Map<string, Series>;
+    let series = bySymbol.get(symbol);
     if (series === undefined) {
-      series = new Series(this.series.length, symbol, timeframe, TIMEFRAME_MS[timeframe], this.capacity);
+      series = new Series(
+        this.series.length,
+        symbol,
+        timeframe,
+        TIMEFRAME_MS[timeframe],
+        this.capacity,
+        this.slotTotal,
+      );
       this.series.push(series);
-      byTimeframe[at] = series;
+      bySymbol.set(symbol, series);
     }
     return series;
   }
@@ -675,18 +946,45 @@ export class LabelJoiner {
     series: Series,
     watched: Watched,
     ts: number,
-    predicted: number | string,
+    predicted: number,
     closeT: number,
   ): Entry {
+    const entry = this.free.pop() ?? new Entry(series, watched);
     const length = series.lengthMs;
-    const due = ts + watched.spec.horizonBars * length;
-    const deadline = due + (1 + this.lateness + this.maxWaitBars) * length;
-    return new Entry(seq, series, watched, ts, due, deadline, predicted, closeT);
+    entry.seq = seq;
+    entry.series = series;
+    entry.watched = watched;
+    entry.ts = ts;
+    entry.due = ts + watched.spec.horizonBars * length;
+    entry.deadline = entry.due + (1 + this.lateness + this.maxWaitBars) * length;
+    entry.predicted = predicted;
+    entry.closeT = closeT;
+    entry.closeH = Number.NaN;
+    entry.realisedReturn = Number.NaN;
+    entry.rising = 0;
+    entry.state = PENDING;
+    entry.revision = 0;
+    entry.retainUntil = Number.NaN;
+    return entry;
+  }
+
+  /** Puts a forgotten entry (in no structure but, lazily, the deadline queues) back in the pool. */
+  private release(entry: Entry): void {
+    entry.state = FREE;
+    if (this.free.length < POOL_MAX) this.free.push(entry);
+  }
+
+  /** Forgets an entry that is in no structure but its slots and (lazily) the deadline queues. */
+  private forget(entry: Entry): void {
+    entry.series.deleteEntry(entry);
+    this.release(entry);
   }
 
   private addPending(entry: Entry): void {
-    entry.series.pending.push(entry);
-    this.deadlines.push(entry);
+    entry.series.pushPending(entry);
+    const deadlines = entry.watched.deadlines;
+    deadlines.push(entry);
+    if (deadlines.size > this.queuedLimit) deadlines.compact();
     entry.older = this.newest;
     if (this.newest === undefined) this.oldest = entry;
     else this.newest.newer = entry;
@@ -694,9 +992,9 @@ export class LabelJoiner {
     this.pending++;
   }
 
+  /** Takes a pending entry out of its series' heap and the eviction order (its deadline queue skips it later). */
   private removePending(entry: Entry): void {
-    entry.series.pending.remove(entry);
-    this.deadlines.remove(entry);
+    entry.series.removePending(entry);
     if (entry.older === undefined) this.oldest = entry.newer;
     else entry.older.newer = entry.newer;
     if (entry.newer === undefined) this.newest = entry.older;
@@ -713,11 +1011,35 @@ export class LabelJoiner {
   }
 
   private flushEvicted(emit: (label: LabelRecord) => void): void {
-    for (const entry of this.outbox) {
-      entry.series.entries[entry.watched.index]?.delete(entry.ts);
-      emit(expiredRecord(entry, 'evicted'));
+    const outbox = this.outbox;
+    while (this.outboxHead < outbox.length) {
+      const entry = outbox[this.outboxHead++] as Entry;
+      const record = expiredRecord(entry, 'evicted');
+      this.forget(entry);
+      emit(record);
     }
-    this.outbox.length = 0;
+    outbox.length = 0;
+    this.outboxHead = 0;
+  }
+
+  /** Times out the pending labels whose deadline the event time passed, in (deadline, seq) order. */
+  private expire(emit: (label: LabelRecord) => void): void {
+    const eventTime = this.eventTime;
+    const queues = this.deadlines;
+    while (true) {
+      let first: Entry | undefined;
+      for (let i = 0; i < queues.length; i++) {
+        const candidate = (queues[i] as DeadlineQueue).firstBefore(eventTime);
+        if (candidate !== undefined && (first === undefined || deadlineBefore(candidate, first)))
+          first = candidate;
+      }
+      if (first === undefined) return;
+      first.watched.deadlines.take(first);
+      this.removePending(first);
+      const record = expiredRecord(first, 'timeout');
+      this.forget(first);
+      emit(record);
+    }
   }
 
   /** A pending entry whose horizon bar has come (closeH) or been skipped (NaN): labelled, or a gap. */
@@ -725,8 +1047,9 @@ export class LabelJoiner {
     const closeT = entry.series.closeAt(entry.ts);
     if (closeT > 0) entry.closeT = closeT;
     if (!(entry.closeT > 0 && closeH > 0)) {
-      entry.series.entries[entry.watched.index]?.delete(entry.ts);
-      emit(expiredRecord(entry, 'gap'));
+      const record = expiredRecord(entry, 'gap');
+      this.forget(entry);
+      emit(record);
       return;
     }
     entry.closeH = closeH;
@@ -741,17 +1064,27 @@ export class LabelJoiner {
     entry.series.retain(entry);
   }
 
+  /** Forgets labelled entries once the series' newest bar end passes their labelling bar's end + lateness. */
+  private prune(series: Series): void {
+    for (
+      let entry = series.firstRetained();
+      entry !== undefined && entry.retainUntil < series.newestEnd;
+      entry = series.firstRetained()
+    ) {
+      series.shiftRetained();
+      this.forget(entry);
+    }
+  }
+
   /** A bar seen before: re-emits the revisable labels whose bar t or t+h it is, when their outcome changed. */
   private revise(series: Series, bar: Bar, emit: (label: LabelRecord) => void): void {
     for (const watched of this.watched) {
-      const byTs = series.entries[watched.index];
-      if (byTs === undefined) continue;
-      const asStart = byTs.get(bar.ts);
+      const asStart = series.entryOf(watched, bar.ts);
       if (asStart !== undefined && asStart.state === LABELLED && asStart.closeT !== bar.close) {
         asStart.closeT = bar.close;
         reviseOutcome(asStart, emit);
       }
-      const asLabel = byTs.get(bar.ts - watched.spec.horizonBars * series.lengthMs);
+      const asLabel = series.entryOf(watched, bar.ts - watched.spec.horizonBars * series.lengthMs);
       if (asLabel !== undefined && asLabel.state === LABELLED && asLabel.closeH !== bar.close) {
         asLabel.closeH = bar.close;
         reviseOutcome(asLabel, emit);
@@ -802,13 +1135,13 @@ function normaliseSpec(spec: LabelSpec): LabelSpecSnapshot | undefined {
   return normal;
 }
 
-function predictedOf(p: Prediction, watched: Watched): number | string | undefined {
+/** A classifier's class index or a regressor's value of the prediction; NaN when it has none usable. */
+function predictedOf(p: Prediction, watched: Watched): number {
   const output = p.output;
-  if (watched.spec.kind === 'classifier') {
+  if (watched.isClassifier) {
     const label = output['label'];
-    return typeof label === 'string' && (watched.spec.classes as string[]).includes(label)
-      ? label
-      : undefined;
+    const index = typeof label === 'string' ? watched.classes.indexOf(label) : -1;
+    return index < 0 ? Number.NaN : index;
   }
   let name = watched.spec.valueName;
   if (name === undefined)
@@ -817,29 +1150,37 @@ function predictedOf(p: Prediction, watched: Watched): number | string | undefin
       break;
     }
   const value = name === undefined ? undefined : output[name];
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+  return typeof value === 'number' && Number.isFinite(value) ? value : Number.NaN;
+}
+
+function predictedOut(entry: Entry): number | string {
+  const watched = entry.watched;
+  return watched.isClassifier ? (watched.classes[entry.predicted] as string) : entry.predicted;
+}
+
+function actualOut(entry: Entry): number | string {
+  const watched = entry.watched;
+  const labelKind = watched.spec.labelKind;
+  return labelKind === 'return_sign'
+    ? entry.rising === 1
+      ? watched.up
+      : watched.down
+    : labelKind === 'return'
+      ? entry.realisedReturn
+      : 100 * entry.realisedReturn;
 }
 
 function outcome(entry: Entry): void {
-  const realised = entry.closeH / entry.closeT - 1;
-  entry.realisedReturn = realised;
-  const watched = entry.watched;
-  const labelKind = watched.spec.labelKind;
-  entry.actual =
-    labelKind === 'return_sign'
-      ? entry.closeH > entry.closeT
-        ? watched.up
-        : watched.down
-      : labelKind === 'return'
-        ? realised
-        : 100 * realised;
+  entry.realisedReturn = entry.closeH / entry.closeT - 1;
+  entry.rising = entry.watched.isClassifier && entry.closeH > entry.closeT ? 1 : 0;
 }
 
+/** Re-emits a labelled entry whose closes changed when its outcome (realised return, or class) changed. */
 function reviseOutcome(entry: Entry, emit: (label: LabelRecord) => void): void {
   const realised = entry.realisedReturn;
-  const actual = entry.actual;
+  const rising = entry.rising;
   outcome(entry);
-  if (entry.realisedReturn === realised && entry.actual === actual) return;
+  if (entry.realisedReturn === realised && entry.rising === rising) return;
   entry.revision++;
   emit(labelledRecord(entry));
 }
@@ -858,8 +1199,8 @@ function labelledRecord(entry: Entry): LabelRecord {
     state: 'labelled',
     revision: entry.revision,
     realisedReturn: entry.realisedReturn,
-    actual: entry.actual,
-    predicted: entry.predicted,
+    actual: actualOut(entry),
+    predicted: predictedOut(entry),
   };
 }
 
@@ -879,6 +1220,6 @@ function expiredRecord(entry: Entry, reason: LabelExpiry): LabelRecord {
     revision: entry.revision,
     realisedReturn: Number.NaN,
     actual: null,
-    predicted: entry.predicted,
+    predicted: predictedOut(entry),
   };
 }

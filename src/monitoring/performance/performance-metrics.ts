@@ -69,104 +69,137 @@ export function pairwiseSum(values: Float64Array, start: number, n: number): num
   return pairwiseSum(values, start, half) + pairwiseSum(values, start + half, n - half);
 }
 
-/** Labelled outcomes in window order, read from a ring (a plain list is a ring that starts at 0 and never wraps). */
-export interface MetricWindow {
-  /** classifier: predicted class index; regressor: predicted value */
-  predicted: Float64Array;
-  /** classifier: realised class index; regressor: realised value */
-  actual: Float64Array;
-  /** realised return close[t+h]/close[t] − 1 */
-  returns: Float64Array;
-  /** slot of the oldest entry */
-  start: number;
-  count: number;
-}
+const SAME_SIGN = 1;
+const TRADED = 2;
+const HIT = 4;
 
-/** Names and scratch space of one model's metrics, built once so that a report allocates only its result. */
-export class MetricLayout {
+/**
+ * Labelled outcomes by slot, each label's metric terms computed once when it is set (|error|, error², the
+ * strategy's return, the same-sign / traded / hit flags) with running integer counts of the flags and of the
+ * confusion matrix, so that a report reads only the float sums and the equity curve over the window. The
+ * float terms are mirrored (slot and slot + capacity hold the same value), so any window of a ring that wraps
+ * is one contiguous run for the pairwise sums. A plain list is a ring that starts at 0 and never wraps.
+ */
+export class MetricRing {
   readonly isClassifier: boolean;
   readonly sign: SignClasses;
+  /** classifier: predicted class index; regressor: predicted value */
+  readonly predicted: Float64Array;
+  /** classifier: realised class index; regressor: realised value */
+  readonly actual: Float64Array;
+  /** realised return close[t+h]/close[t] − 1 */
+  readonly returns: Float64Array;
+  /** classifier counts of the labels set: `confusion[actual·K + predicted]` */
+  private readonly confusion: Int32Array;
+  private readonly absolute: Float64Array;
+  private readonly squared: Float64Array;
+  private readonly strategy: Float64Array;
+  private readonly flags: Uint8Array;
+  private sameSign = 0;
+  private traded = 0;
+  private hits = 0;
   /** per class: `precision_<c>`, `recall_<c>`, `f1_<c>` */
   private readonly classKeys: readonly (readonly [string, string, string])[];
   private readonly perClass: Float64Array;
-  private readonly scratchA: Float64Array;
-  private readonly scratchB: Float64Array;
+  private readonly deviations: Float64Array;
 
   constructor(
     kind: ModelKind,
     readonly classes: readonly string[],
-    capacity: number,
+    readonly capacity: number,
   ) {
     this.isClassifier = kind === 'classifier';
     this.sign = signClassesOf(classes);
+    this.predicted = new Float64Array(capacity);
+    this.actual = new Float64Array(capacity);
+    this.returns = new Float64Array(capacity);
+    this.confusion = new Int32Array(classes.length * classes.length);
+    this.absolute = new Float64Array(this.isClassifier ? 0 : 2 * capacity);
+    this.squared = new Float64Array(this.isClassifier ? 0 : 2 * capacity);
+    this.strategy = new Float64Array(2 * capacity);
+    this.flags = new Uint8Array(capacity);
     this.classKeys = classes.map((c) => [`precision_${c}`, `recall_${c}`, `f1_${c}`] as const);
     this.perClass = new Float64Array(Math.max(1, classes.length) * 3);
-    this.scratchA = new Float64Array(capacity);
-    this.scratchB = new Float64Array(capacity);
+    this.deviations = new Float64Array(capacity);
+  }
+
+  /** Sets a free slot (or one just unset) to a label's outcome and counts its terms. */
+  set(slot: number, predicted: number, actual: number, realisedReturn: number): void {
+    const capacity = this.capacity;
+    this.predicted[slot] = predicted;
+    this.actual[slot] = actual;
+    this.returns[slot] = realisedReturn;
+    let flags = 0;
+    if (this.isClassifier) {
+      const at = actual * this.classes.length + predicted;
+      this.confusion[at] = (this.confusion[at] as number) + 1;
+    } else {
+      const error = predicted - actual;
+      this.absolute[slot] = this.absolute[slot + capacity] = Math.abs(error);
+      this.squared[slot] = this.squared[slot + capacity] = error * error;
+      if (Math.sign(predicted) === Math.sign(actual)) flags = SAME_SIGN;
+    }
+    // the sign-following strategy: x = position · realised return per label
+    const position = positionOf(this.isClassifier, predicted, this.sign);
+    const x = position * realisedReturn;
+    this.strategy[slot] = this.strategy[slot + capacity] = x;
+    if (position !== 0) flags |= x > 0 ? TRADED | HIT : TRADED;
+    this.flags[slot] = flags;
+    this.sameSign += flags & SAME_SIGN;
+    this.traded += (flags & TRADED) >> 1;
+    this.hits += (flags & HIT) >> 2;
+  }
+
+  /** Takes a set slot's terms out of the counts (before it is set again). */
+  unset(slot: number): void {
+    if (this.isClassifier) {
+      const at = (this.actual[slot] as number) * this.classes.length + (this.predicted[slot] as number);
+      this.confusion[at] = (this.confusion[at] as number) - 1;
+    }
+    const flags = this.flags[slot] as number;
+    this.sameSign -= flags & SAME_SIGN;
+    this.traded -= (flags & TRADED) >> 1;
+    this.hits -= (flags & HIT) >> 2;
+    this.flags[slot] = 0;
   }
 
   /**
-   * Every metric of the window (names as in PerformanceRecord.metrics). `confusion[actual·K + predicted]`
-   * holds the classifier's counts over the same window. O(window).
+   * Every metric (names as in PerformanceRecord.metrics) of the `count` labels set from slot `start` on, in
+   * ring order; the counts must be those of exactly these labels. O(count).
    */
-  compute(window: MetricWindow, confusion: Int32Array | undefined): Record<string, number> {
+  compute(start: number, count: number): Record<string, number> {
     const metrics: Record<string, number> = {};
-    const n = window.count;
+    const n = count;
     if (n === 0) return metrics;
-    const capacity = window.predicted.length;
-    const { predicted, actual, returns } = window;
-    const absolute = this.scratchA;
-    const squared = this.scratchB;
-    const isClassifier = this.isClassifier;
-    const sign = this.sign;
-    let slot = window.start;
-    let sameSign = 0;
-    for (let i = 0; i < n; i++) {
-      if (!isClassifier) {
-        const p = predicted[slot] as number;
-        const a = actual[slot] as number;
-        const error = p - a;
-        absolute[i] = Math.abs(error);
-        squared[i] = error * error;
-        if (Math.sign(p) === Math.sign(a)) sameSign++;
-      }
-      if (++slot === capacity) slot = 0;
-    }
-    if (isClassifier) this.classification(confusion as Int32Array, n, metrics);
+    if (this.isClassifier) this.classification(n, metrics);
     else {
-      metrics['mae'] = pairwiseSum(absolute, 0, n) / n;
-      metrics['rmse'] = Math.sqrt(pairwiseSum(squared, 0, n) / n);
-      metrics['directional_accuracy'] = sameSign / n;
+      metrics['mae'] = pairwiseSum(this.absolute, start, n) / n;
+      metrics['rmse'] = Math.sqrt(pairwiseSum(this.squared, start, n) / n);
+      metrics['directional_accuracy'] = this.sameSign / n;
     }
-    // the sign-following strategy: x = position · realised return per label, equity Π(1 + x) from 1
-    const strategy = this.scratchA;
-    let traded = 0;
-    let hits = 0;
+    // equity Π(1 + x) from 1, its drawdown, and the spread of x, in one pass
+    const strategy = this.strategy;
+    const deviations = this.deviations;
+    const mean = pairwiseSum(strategy, start, n) / n;
     let equity = 1;
     let peak = 1;
+    // under one peak the drawdown 1 − equity / peak (rounded) only grows as equity falls: the trough decides it
+    let trough = 1;
     let maxDrawdown = 0;
-    slot = window.start;
     for (let i = 0; i < n; i++) {
-      const position = positionOf(isClassifier, predicted[slot] as number, sign);
-      const x = position * (returns[slot] as number);
-      strategy[i] = x;
-      if (position !== 0) {
-        traded++;
-        if (x > 0) hits++;
-      }
+      const x = strategy[start + i] as number;
       equity *= 1 + x;
-      if (equity > peak) peak = equity;
-      const drawdown = 1 - equity / peak;
-      if (drawdown > maxDrawdown) maxDrawdown = drawdown;
-      if (++slot === capacity) slot = 0;
+      if (equity > peak) peak = trough = equity;
+      else if (equity < trough) {
+        trough = equity;
+        const drawdown = 1 - equity / peak;
+        if (drawdown > maxDrawdown) maxDrawdown = drawdown;
+      }
+      const d = x - mean;
+      deviations[i] = d * d;
     }
-    const mean = pairwiseSum(strategy, 0, n) / n;
-    for (let i = 0; i < n; i++) {
-      const d = (strategy[i] as number) - mean;
-      squared[i] = d * d;
-    }
-    const std = Math.sqrt(pairwiseSum(squared, 0, n) / n);
-    metrics['hit_rate'] = traded === 0 ? 0 : hits / traded;
+    const std = Math.sqrt(pairwiseSum(deviations, 0, n) / n);
+    metrics['hit_rate'] = this.traded === 0 ? 0 : this.hits / this.traded;
     metrics['cumulative_return'] = equity - 1;
     metrics['max_drawdown'] = maxDrawdown;
     metrics['sharpe'] = std > 0 ? mean / std : 0;
@@ -174,7 +207,8 @@ export class MetricLayout {
   }
 
   /** sklearn's accuracy_score and precision_recall_fscore_support(labels=classes, zero_division=0). */
-  private classification(confusion: Int32Array, n: number, metrics: Record<string, number>): void {
+  private classification(n: number, metrics: Record<string, number>): void {
+    const confusion = this.confusion;
     const k = this.classes.length;
     const perClass = this.perClass;
     let correct = 0;
@@ -222,10 +256,7 @@ export function batchPerformance(
   const isClassifier = kind === 'classifier';
   const names = isClassifier ? (classes ?? distinctClasses(labels)) : [];
   const index = new Map(names.map((name, i) => [name, i]));
-  const predicted = new Float64Array(labels.length);
-  const actual = new Float64Array(labels.length);
-  const returns = new Float64Array(labels.length);
-  const confusion = new Int32Array(names.length * names.length);
+  const ring = new MetricRing(kind, names, Math.max(1, labels.length));
   let count = 0;
   for (const label of labels) {
     if (label.state !== 'labelled' || !Number.isFinite(label.realisedReturn)) continue;
@@ -239,17 +270,9 @@ export function batchPerformance(
       a = Number.isFinite(label.actual) ? label.actual : undefined;
     }
     if (p === undefined || a === undefined) continue;
-    if (isClassifier) confusion[a * names.length + p] = (confusion[a * names.length + p] as number) + 1;
-    predicted[count] = p;
-    actual[count] = a;
-    returns[count] = label.realisedReturn;
-    count++;
+    ring.set(count++, p, a, label.realisedReturn);
   }
-  const layout = new MetricLayout(kind, names, Math.max(1, count));
-  return layout.compute(
-    { predicted, actual, returns, start: 0, count },
-    isClassifier ? confusion : undefined,
-  );
+  return ring.compute(0, count);
 }
 
 function distinctClasses(labels: readonly LabelRecord[]): string[] {

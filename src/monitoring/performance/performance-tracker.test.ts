@@ -113,6 +113,38 @@ describe('batchPerformance against scikit-learn and numpy (test/fixtures/perform
     // 0.1 × 10: naive left-to-right gives 0.9999999999999999; numpy's 8 accumulators give 1
     expect(pairwiseSum(new Float64Array(10).fill(0.1), 0, 10)).toBe(1);
   });
+
+  it('takes max_drawdown as max(1 − equity / peak) over every label exactly, negative and infinite equity included', () => {
+    const random = new Random(11);
+    for (let run = 0; run < 200; run++) {
+      const labels: LabelRecord[] = [];
+      const n = 1 + random.int(300);
+      for (let i = 0; i < n; i++) {
+        const draw = random.uniform();
+        // mostly small moves, some ruinous (1 + x < 0 on a short), some huge, some flat (x = ±0)
+        const r =
+          draw < 0.8
+            ? random.normal() * 0.02
+            : draw < 0.9
+              ? 1 + random.uniform() * 3
+              : draw < 0.95
+                ? 1e300
+                : 0;
+        const predicted = random.uniform() < 0.1 ? 0 : random.normal();
+        labels.push(label('regressor', 'AAA', i, predicted, r, r));
+      }
+      let equity = 1;
+      let peak = 1;
+      let maxDrawdown = 0;
+      for (const l of labels) {
+        equity *= 1 + Math.sign(l.predicted as number) * l.realisedReturn;
+        if (equity > peak) peak = equity;
+        const drawdown = 1 - equity / peak;
+        if (drawdown > maxDrawdown) maxDrawdown = drawdown;
+      }
+      expect(batchPerformance(labels, 'regressor')['max_drawdown']).toBe(maxDrawdown);
+    }
+  });
 });
 
 /** Random labels of one model with revisions (in and out of the window), repeats and expired records. */

@@ -1,9 +1,10 @@
 // Rolling performance of one model version over its last `window` labelled predictions (every symbol of the
 // stream): sklearn's classification scores or MAE/RMSE, and the equity curve of a sign-following position,
 // reported every `every` labels, with Page-Hinkley on the prediction error to alarm on decay.
-// Per label O(1) (confusion counts, one ring slot, a key → slot map, one Page-Hinkley step); per report
-// O(window): the floating-point sums and the equity curve are recomputed over the window in order, so that a
-// report equals batchPerformance over the same labels exactly (running float sums would drift from it).
+// Per label O(1), no object kept or made (its metric terms and counts in one ring slot, an open-addressing
+// key → slot index, one Page-Hinkley step); per report O(window): the floating-point sums and the equity curve
+// are recomputed over the window in order, so that a report equals batchPerformance over the same labels
+// exactly (running float sums would drift from it).
 
 import type { LabelRecord, ModelKind, PerformanceRecord, Timeframe } from '../../domain/types.js';
 import { TIMEFRAMES } from '../../domain/types.js';
@@ -17,7 +18,8 @@ import {
   thresholdForRunLength,
   type PageHinkleySnapshot,
 } from '../drift/page-hinkley.js';
-import { MetricLayout } from './performance-metrics.js';
+import { MetricRing } from './performance-metrics.js';
+import { SlotIndex, hashOf } from './slot-index.js';
 import { ItemReader, arrayField } from './snapshot-items.js';
 
 export { batchPerformance } from './performance-metrics.js';
@@ -36,7 +38,11 @@ export interface PerformanceModel {
 export interface PerformanceTrackerOptions {
   /** labelled predictions in the rolling window (default 500) */
   window?: number;
-  /** a record after every `every`-th accepted label, new or revised (default 50) */
+  /**
+   * a record after every `every`-th accepted label, new or revised (default: the window, so that each label
+   * is in one record and a label costs O(1) amortised; 50 with the window of 500 made 200 records per model
+   * per 5m bar at 10,000 symbols)
+   */
   every?: number;
   /** mean labels between false error-drift alarms under no change, the calibration's target (default 100,000) */
   errorRunLength?: number;
@@ -59,7 +65,6 @@ export interface PerformanceTrackerOptions {
 
 export const PERFORMANCE_DEFAULTS = {
   window: 500,
-  every: 50,
   errorScale: 1,
   errorRunLength: 100_000,
   errorCalibration: 500,
@@ -153,16 +158,13 @@ export class PerformanceTracker {
 
   private readonly isClassifier: boolean;
   private readonly classIndex: Map<string, number>;
-  private readonly layout: MetricLayout;
-  private readonly confusion: Int32Array | undefined;
+  /** the window's outcomes and metric terms, by slot */
+  private readonly ring: MetricRing;
   private readonly symbols: string[];
   private readonly keyTs: Float64Array;
   private readonly labelTs: Float64Array;
   private readonly revisions: Float64Array;
-  private readonly predicted: Float64Array;
-  private readonly actual: Float64Array;
-  private readonly returns: Float64Array;
-  private readonly slots = new Map<string, Map<number, number>>();
+  private readonly slots: SlotIndex;
   private head = 0;
   private count = 0;
 
@@ -220,12 +222,7 @@ export class PerformanceTracker {
       1,
       MAX_WINDOW,
     );
-    this.every = checkInteger(
-      'performance.every',
-      options.every ?? PERFORMANCE_DEFAULTS.every,
-      1,
-      MAX_WINDOW,
-    );
+    this.every = checkInteger('performance.every', options.every ?? this.window, 1, MAX_WINDOW);
     this.errorScale = checkNumber(
       'performance.errorScale',
       options.errorScale ?? PERFORMANCE_DEFAULTS.errorScale,
@@ -268,16 +265,12 @@ export class PerformanceTracker {
         'performance.random is needed to calibrate the error drift threshold (or give performance.errorThreshold)',
         { field: 'performance.random' },
       );
-    const k = this.classes.length;
-    this.layout = new MetricLayout(this.kind, this.classes, this.window);
-    this.confusion = this.isClassifier ? new Int32Array(k * k) : undefined;
+    this.ring = new MetricRing(this.kind, this.classes, this.window);
     this.symbols = new Array<string>(this.window).fill('');
     this.keyTs = new Float64Array(this.window);
     this.labelTs = new Float64Array(this.window);
     this.revisions = new Float64Array(this.window);
-    this.predicted = new Float64Array(this.window);
-    this.actual = new Float64Array(this.window);
-    this.returns = new Float64Array(this.window);
+    this.slots = new SlotIndex(this.window, this.symbols, this.keyTs);
     const calibrating = this.detector === undefined;
     this.calibrationValues = new Float64Array(calibrating ? this.errorCalibration : 0);
     this.calibrationTimes = new Float64Array(calibrating ? this.errorCalibration : 0);
@@ -323,20 +316,21 @@ export class PerformanceTracker {
       this.skipped++;
       return undefined;
     }
-    const slot = this.slots.get(label.symbol)?.get(label.ts);
-    if (slot !== undefined) {
+    const hash = hashOf(label.symbol, label.ts);
+    const slot = this.slots.find(hash, label.symbol, label.ts);
+    if (slot >= 0) {
       if (!(label.revision > (this.revisions[slot] as number))) {
         this.stale++;
         return undefined;
       }
-      this.uncount(slot);
+      this.ring.unset(slot);
       this.write(slot, label, p, a);
     } else {
       if (label.revision > 0) {
         this.stale++;
         return undefined;
       }
-      this.add(label, p, a);
+      this.add(label, hash, p, a);
       const error = this.isClassifier ? (p === a ? 0 : 1) : Math.abs(p - a) / this.errorScale;
       this.observeError(error, label.labelTs);
     }
@@ -348,11 +342,7 @@ export class PerformanceTracker {
   report(): PerformanceRecord | undefined {
     const n = this.count;
     if (n === 0) return undefined;
-    const start = n < this.window ? 0 : this.head;
-    const metrics = this.layout.compute(
-      { predicted: this.predicted, actual: this.actual, returns: this.returns, start, count: n },
-      this.confusion,
-    );
+    const metrics = this.ring.compute(n < this.window ? 0 : this.head, n);
     let newest = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < n; i++) if ((this.labelTs[i] as number) > newest) newest = this.labelTs[i] as number;
     const detector = this.detector;
@@ -385,9 +375,9 @@ export class PerformanceTracker {
         ts: this.keyTs[slot] as number,
         labelTs: this.labelTs[slot] as number,
         revision: this.revisions[slot] as number,
-        predicted: this.valueOut(this.predicted[slot] as number),
-        actual: this.valueOut(this.actual[slot] as number),
-        realisedReturn: this.returns[slot] as number,
+        predicted: this.valueOut(this.ring.predicted[slot] as number),
+        actual: this.valueOut(this.ring.actual[slot] as number),
+        realisedReturn: this.ring.returns[slot] as number,
       });
       if (++slot === this.window) slot = 0;
     }
@@ -454,7 +444,7 @@ export class PerformanceTracker {
       const p = tracker.valueIn(item, 'predicted');
       const a = tracker.valueIn(item, 'actual');
       const realisedReturn = item.finite('realisedReturn', -1, Number.MAX_VALUE);
-      tracker.add({ symbol, ts, labelTs, revision, realisedReturn } as LabelRecord, p, a);
+      tracker.add({ symbol, ts, labelTs, revision, realisedReturn } as LabelRecord, hashOf(symbol, ts), p, a);
     });
     if (hasDetector) {
       try {
@@ -506,42 +496,23 @@ export class PerformanceTracker {
   }
 
   /** Appends a new entry, evicting the oldest when the window is full. */
-  private add(label: LabelRecord, p: number, a: number): void {
+  private add(label: LabelRecord, hash: number, p: number, a: number): void {
     const slot = this.head;
     if (this.count === this.window) {
-      this.uncount(slot);
-      const symbol = this.symbols[slot] as string;
-      const bySymbol = this.slots.get(symbol) as Map<number, number>;
-      bySymbol.delete(this.keyTs[slot] as number);
-      if (bySymbol.size === 0) this.slots.delete(symbol);
+      this.ring.unset(slot);
+      this.slots.remove(slot);
     } else this.count++;
     this.head = slot + 1 === this.window ? 0 : slot + 1;
     this.symbols[slot] = label.symbol;
     this.keyTs[slot] = label.ts;
-    let bySymbol = this.slots.get(label.symbol);
-    if (bySymbol === undefined) this.slots.set(label.symbol, (bySymbol = new Map()));
-    bySymbol.set(label.ts, slot);
+    this.slots.insert(slot, hash);
     this.write(slot, label, p, a);
   }
 
   private write(slot: number, label: LabelRecord, p: number, a: number): void {
     this.labelTs[slot] = label.labelTs;
     this.revisions[slot] = label.revision;
-    this.predicted[slot] = p;
-    this.actual[slot] = a;
-    this.returns[slot] = label.realisedReturn;
-    const confusion = this.confusion;
-    if (confusion !== undefined) {
-      const at = a * this.classes.length + p;
-      confusion[at] = (confusion[at] as number) + 1;
-    }
-  }
-
-  private uncount(slot: number): void {
-    const confusion = this.confusion;
-    if (confusion === undefined) return;
-    const at = (this.actual[slot] as number) * this.classes.length + (this.predicted[slot] as number);
-    confusion[at] = (confusion[at] as number) - 1;
+    this.ring.set(slot, p, a, label.realisedReturn);
   }
 
   private observeError(error: number, timeMs: number): void {

@@ -92,7 +92,7 @@ describe('kafka sink', () => {
   it('creates the output topics with the configured partitions and retention', async () => {
     const metadata = await admin.fetchTopicMetadata({ topics: sink.topics() });
     expect(metadata.topics.map((topic) => topic.partitions.length)).toEqual(sink.topics().map(() => 3));
-    expect(sink.topics()).toHaveLength(9);
+    expect(sink.topics()).toHaveLength(11);
     const described = await admin.describeConfigs({
       includeSynonyms: false,
       resources: [
